@@ -1,0 +1,65 @@
+"""Building blocks of the network: a 3D U-Net feature pyramid and a convolutional LSTM cell."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+
+def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3x3x3 convolution + LeakyReLU(0.2): ``(B, cin, D, H, W)`` -> ``(B, cout, D/stride, ...)``."""
+    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.2))
+
+
+class UNetPyramid(nn.Module):
+    """U-Net whose decoder returns one feature map per level.
+
+    ``forward(x)`` with ``x`` ``(B, in_ch, D, H, W)`` (sizes divisible by ``2**(levels-1)``) returns
+    a list, finest first: level ``l`` is ``(B, channels[l], D/2**l, H/2**l, W/2**l)``.
+    """
+
+    def __init__(self, channels: list[int], in_ch: int = 1):
+        super().__init__()
+        self.enc = nn.ModuleList(
+            [conv_block(in_ch, channels[0])]
+            + [conv_block(channels[l - 1], channels[l], stride=2) for l in range(1, len(channels))]
+        )
+        self.dec = nn.ModuleList(
+            [conv_block(channels[l] + channels[l + 1], channels[l]) for l in range(len(channels) - 1)]
+        )
+        self.up = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        skips = []
+        for block in self.enc:
+            x = block(x)
+            skips.append(x)
+        feats = [skips[-1]]
+        for l in range(len(self.dec) - 1, -1, -1):
+            feats.insert(0, self.dec[l](torch.cat([self.up(feats[0]), skips[l]], dim=1)))
+        return feats
+
+
+class ConvLSTMCell(nn.Module):
+    """Convolutional LSTM cell (Shi et al., 2015) on 3D grids.
+
+    ``forward(x, state)``: ``x`` ``(B, in_ch, D, H, W)``, ``state`` ``(h, c)`` each
+    ``(B, hidden, D, H, W)`` or ``None`` (zeros); returns the new ``(h, c)``.
+    """
+
+    def __init__(self, in_ch: int, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+        self.gates = nn.Conv3d(in_ch + hidden, 4 * hidden, 3, padding=1)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        if state is None:
+            z = x.new_zeros(x.shape[0], self.hidden, *x.shape[2:])
+            state = (z, z)
+        h, c = state
+        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c

@@ -1,0 +1,108 @@
+"""Training losses. Images ``(B, 1, D, H, W)``, fields ``(B, 3, D, H, W)`` in voxel units."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .transforms import compose, jacobian_determinant, warp
+
+Tensor = torch.Tensor
+
+
+def local_ncc(a: Tensor, b: Tensor, window: int = 9, eps: float = 1e-5) -> Tensor:
+    """``1 - mean(local squared normalised cross-correlation)`` over cubic windows of ``window`` voxels.
+
+    0 for images that are locally affine functions of each other; at most 1.
+    """
+    a, b = a.float(), b.float()
+    pool = lambda t: F.avg_pool3d(t, window, stride=1, padding=window // 2, count_include_pad=False)
+    ma, mb = pool(a), pool(b)
+    cross = pool(a * b) - ma * mb
+    va = (pool(a * a) - ma * ma).clamp_min(0)
+    vb = (pool(b * b) - mb * mb).clamp_min(0)
+    cc = cross * cross / (va * vb + eps)
+    return 1.0 - cc.mean()
+
+
+def mse(a: Tensor, b: Tensor) -> Tensor:
+    """Mean squared intensity difference."""
+    return F.mse_loss(a.float(), b.float())
+
+
+def diffusion(u: Tensor) -> Tensor:
+    """Mean squared forward difference of the field (diffusion regulariser), voxel units."""
+    return sum((torch.diff(u, dim=d) ** 2).mean() for d in (2, 3, 4)) / 3.0
+
+
+def inverse_consistency(u: Tensor, u_inv: Tensor) -> Tensor:
+    """Mean squared residual of ``phi o phi^-1`` and ``phi^-1 o phi`` against identity (voxels^2)."""
+    return 0.5 * ((compose(u, u_inv) ** 2).sum(1).mean() + (compose(u_inv, u) ** 2).sum(1).mean())
+
+
+def negative_jacobian(u: Tensor) -> Tensor:
+    """Mean of ``relu(-det J)``: penalises folding, zero for any orientation-preserving map."""
+    return F.relu(-jacobian_determinant(u)).mean()
+
+
+def soft_dice(a: Tensor, b: Tensor, eps: float = 1e-5) -> Tensor:
+    """``1 - mean soft Dice`` over channels of one-hot / probability maps ``(B, K, D, H, W)``."""
+    dims = (0, 2, 3, 4)
+    inter = (a * b).sum(dims)
+    return 1.0 - ((2 * inter + eps) / (a.sum(dims) + b.sum(dims) + eps)).mean()
+
+
+@dataclass
+class LossWeights:
+    """Weights of the training objective (config key ``loss``)."""
+
+    similarity: str = "ncc"
+    ncc_window: int = 9
+    sim: float = 1.0
+    middle: float = 0.5
+    smooth: float = 1.0
+    inverse: float = 0.1
+    jacobian: float = 10.0
+    dice: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def registration_loss(
+    out: dict[str, Tensor],
+    moving: Tensor,
+    fixed: Tensor,
+    w: LossWeights,
+    moving_onehot: Tensor | None = None,
+    fixed_onehot: Tensor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
+    """Symmetric objective for one batch of network outputs (see :class:`~dccnnreg.model.DCCNNLSTMReg`).
+
+    Similarity both ways (moving onto fixed and fixed onto moving) and in the middle space,
+    diffusion smoothness of both half-maps, inverse consistency of the full maps, a folding
+    penalty, and a soft Dice term when one-hot label maps ``(B, K, D, H, W)`` are given and
+    ``w.dice > 0``. Returns the total and its parts as floats.
+    """
+    if w.similarity == "ncc":
+        sim = lambda a, b: local_ncc(a, b, w.ncc_window)
+    elif w.similarity == "mse":
+        sim = mse
+    else:
+        raise ValueError(f"unknown similarity {w.similarity!r} (ncc or mse)")
+    fwd, inv = out["forward"], out["inverse"]
+    parts = {
+        "sim": 0.5 * (sim(warp(moving, fwd), fixed) + sim(warp(fixed, inv), moving)),
+        "middle": sim(warp(moving, out["psi_m"]), warp(fixed, out["psi_f"])),
+        "smooth": 0.5 * (diffusion(out["psi_m"]) + diffusion(out["psi_f"])),
+        "inverse": inverse_consistency(fwd, inv),
+        "jacobian": 0.5 * (negative_jacobian(fwd) + negative_jacobian(inv)),
+    }
+    if w.dice > 0 and moving_onehot is not None and fixed_onehot is not None:
+        parts["dice"] = 0.5 * (
+            soft_dice(warp(moving_onehot, fwd), fixed_onehot) + soft_dice(warp(fixed_onehot, inv), moving_onehot)
+        )
+    total = sum(getattr(w, k) * v for k, v in parts.items())
+    return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -1,0 +1,75 @@
+"""Evaluation metrics on numpy arrays. Label maps ``(X, Y, Z)`` of integers, fields ``(3, X, Y, Z)`` in voxels."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .transforms import compose, jacobian_determinant
+from .world import displacement_mm
+
+
+def dice_per_label(a: np.ndarray, b: np.ndarray, labels=None) -> dict[int, float]:
+    """Dice of each label present in both maps (background 0 excluded), or of ``labels`` if given."""
+    if a.shape != b.shape:
+        raise ValueError(f"label maps differ in shape: {a.shape} vs {b.shape}")
+    if labels is None:
+        labels = np.intersect1d(np.unique(a), np.unique(b))
+    out = {}
+    for lab in labels:
+        if lab == 0:
+            continue
+        ma, mb = a == lab, b == lab
+        denom = ma.sum() + mb.sum()
+        if denom:
+            out[int(lab)] = float(2.0 * np.logical_and(ma, mb).sum() / denom)
+    return out
+
+
+def _surface(mask: np.ndarray) -> np.ndarray:
+    return mask & ~ndimage.binary_erosion(mask, border_value=1)
+
+
+def hd95(a: np.ndarray, b: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> float:
+    """95th percentile Hausdorff distance in **mm** between two binary masks.
+
+    Surface voxels are those removed by one erosion (the image border is not a surface);
+    distances from each surface to the other, both directions pooled, as in MedPy's ``hd95``.
+    ``nan`` if either mask is empty.
+    """
+    sa, sb = _surface(a.astype(bool)), _surface(b.astype(bool))
+    if not sa.any() or not sb.any():
+        return float("nan")
+    da = ndimage.distance_transform_edt(~sb, sampling=spacing)[sa]
+    db = ndimage.distance_transform_edt(~sa, sampling=spacing)[sb]
+    return float(np.percentile(np.concatenate([da, db]), 95))
+
+
+def hd95_per_label(a: np.ndarray, b: np.ndarray, spacing, labels) -> dict[int, float]:
+    """:func:`hd95` (mm) for each label in ``labels``."""
+    return {int(lab): hd95(a == lab, b == lab, spacing) for lab in labels}
+
+
+def jacobian_det(u: np.ndarray) -> np.ndarray:
+    """Jacobian determinant of ``x + u(x)``: ``(3, X, Y, Z)`` -> ``(X, Y, Z)`` (see :mod:`dccnnreg.transforms`)."""
+    return jacobian_determinant(torch.as_tensor(u, dtype=torch.float64)[None])[0].numpy()
+
+
+def folding_percent(jac: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Percentage of voxels (within ``mask``) whose Jacobian determinant is <= 0."""
+    j = jac if mask is None else jac[mask.astype(bool)]
+    return float(100.0 * np.mean(j <= 0))
+
+
+def sdlogj(jac: np.ndarray, mask: np.ndarray | None = None, floor: float = 1e-9) -> float:
+    """Standard deviation of ``log(det J)`` (determinants clipped below at ``floor``), within ``mask``."""
+    j = jac if mask is None else jac[mask.astype(bool)]
+    return float(np.std(np.log(np.clip(j, floor, None))))
+
+
+def inverse_consistency_mm(u: np.ndarray, u_inv: np.ndarray, affine: np.ndarray, mask=None) -> float:
+    """Mean length in mm of ``phi o phi^-1 - id`` (``u`` and ``u_inv`` ``(3, X, Y, Z)`` on the grid ``affine``)."""
+    ut, vt = (torch.as_tensor(x, dtype=torch.float64)[None] for x in (u, u_inv))
+    err = displacement_mm(compose(ut, vt)[0].numpy(), affine)
+    return float(err.mean() if mask is None else err[mask.astype(bool)].mean())

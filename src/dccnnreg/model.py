@@ -1,0 +1,149 @@
+"""DCCNN-LSTM-Reg: the symmetric dynamic registration network.
+
+After J. Deng, K. Chen, M. Li, D. Zhang, C. Chen, A. F. Frangi, J. Zhang, "A Symmetric Dynamic
+Learning Framework for Diffeomorphic Medical Image Registration", IEEE TMI 2024
+(arXiv:2411.02888). Registration is a dynamical system: the deformation evolves over time
+steps, driven by velocity increments that a convolutional LSTM predicts.
+
+Architecture (``forward(moving, fixed)``, both ``(B, 1, D, H, W)`` on one grid):
+
+1. **Dual U-Net, shared weights** (:class:`~dccnnreg.layers.UNetPyramid`): each image becomes a
+   feature pyramid of ``levels = len(channels)`` scales (level 0 full resolution).
+2. **Symmetric paths**: two half-maps, ``psi_M`` (moving -> middle) and ``psi_F`` (fixed ->
+   middle), each a pull-back field with its inverse, start at identity at the coarsest scale.
+3. **Symmetric Registration (SR) module per scale, coarse to fine**: a ConvLSTM cell runs
+   ``time_steps[l]`` steps. At each step the features of both images are warped by their current
+   half-maps; the cell sees ``[warped own, warped other]`` and a 3x3x3 head turns its hidden state
+   into a velocity increment ``v``. The same cell (shared weights) serves both paths with the
+   inputs swapped, so exchanging moving and fixed exchanges the paths exactly.
+4. **Diffeomorphic integration**: each increment is exponentiated by scaling and squaring
+   (``int_steps`` squarings) and composed onto its path, ``psi <- psi o exp(v / T)``; the inverse
+   is accumulated from ``exp(-v / T)`` in reverse order. Fields are upsampled between scales.
+5. **Forward and inverse from one model**: ``phi_MF = psi_M o psi_F^-1`` (pulls the moving image
+   onto the fixed grid) and ``phi_FM = psi_F o psi_M^-1``.
+
+Choices the paper leaves open, made here (all configurable through :class:`ModelConfig`):
+
+* LSTM time steps per scale (default 0 at full resolution: the finest field is the upsampled
+  half-resolution one, which keeps memory and CPU time practical at 160x192x224); hidden
+  channels; the LSTM state does not pass between scales (channels differ per scale).
+* Each increment is a stationary-velocity exponential (scaling and squaring); the composition
+  order is ``old o increment`` (the increment is predicted from already-warped features).
+* Middle space: separate forward and reverse paths tied by symmetric and middle-space similarity
+  terms and an inverse-consistency loss (:mod:`dccnnreg.losses`), not by halving one velocity.
+* Homotopy continuation is approximated by the coarse-to-fine cascade and the step-by-step
+  increments; no explicit continuation parameter.
+* Inputs are zero-padded to a multiple of ``2**(levels-1)`` and outputs cropped back.
+* The velocity head is initialised near zero so training starts from the identity map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import ConvLSTMCell, UNetPyramid
+from .transforms import compose, integrate_velocity, resize_field, warp
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class ModelConfig:
+    """Constructor settings, saved with every checkpoint. Lists are indexed by level, finest first."""
+
+    channels: list[int] = field(default_factory=lambda: [16, 32, 32, 32, 32])
+    hidden: list[int] = field(default_factory=lambda: [16, 32, 32, 32, 32])
+    time_steps: list[int] = field(default_factory=lambda: [0, 2, 3, 3, 3])
+    int_steps: int = 7
+
+    def __post_init__(self):
+        n = len(self.channels)
+        if len(self.hidden) != n or len(self.time_steps) != n:
+            raise ValueError(f"channels, hidden and time_steps need one entry per level ({n}): {self}")
+        if not any(self.time_steps):
+            raise ValueError("time_steps must have at least one non-zero entry")
+        if self.int_steps < 0 or any(t < 0 for t in self.time_steps):
+            raise ValueError("time and integration steps must be non-negative")
+
+    @property
+    def levels(self) -> int:
+        return len(self.channels)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DCCNNLSTMReg(nn.Module):
+    """The symmetric network; see the module docstring. Build it from a :class:`ModelConfig`."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.features = UNetPyramid(config.channels)
+        self.cells = nn.ModuleDict()
+        self.heads = nn.ModuleDict()
+        for l, (c, h, t) in enumerate(zip(config.channels, config.hidden, config.time_steps)):
+            if t:
+                self.cells[str(l)] = ConvLSTMCell(2 * c, h)
+                head = nn.Conv3d(h, 3, 3, padding=1)
+                nn.init.normal_(head.weight, std=1e-5)
+                nn.init.zeros_(head.bias)
+                self.heads[str(l)] = head
+
+    def _pad(self, x: Tensor) -> tuple[Tensor, tuple[int, int, int]]:
+        m = 2 ** (self.config.levels - 1)
+        shape = tuple(x.shape[2:])
+        pad = [(-n) % m for n in shape]
+        return F.pad(x, (0, pad[2], 0, pad[1], 0, pad[0])), shape
+
+    def _step(self, l: int, feats: Tensor, state, paths: dict[str, Tensor], T: int):
+        """One SR step on level ``l``; ``feats`` is ``(2B, C, ...)``: moving path first, fixed second."""
+        b = feats.shape[0] // 2
+        u = torch.cat([paths["m"], paths["f"]])
+        warped = warp(feats, u.to(feats.dtype), padding_mode="border")
+        own, other = warped, torch.cat([warped[b:], warped[:b]])
+        state = self.cells[str(l)](torch.cat([own, other], dim=1), state)
+        v = self.heads[str(l)](state[0]).float() / T
+        with torch.autocast(v.device.type, enabled=False):
+            inc = integrate_velocity(v, self.config.int_steps)
+            inc_inv = integrate_velocity(-v, self.config.int_steps)
+            u = compose(u, inc)
+            u_inv = compose(inc_inv, torch.cat([paths["m_inv"], paths["f_inv"]]))
+        return state, {"m": u[:b], "f": u[b:], "m_inv": u_inv[:b], "f_inv": u_inv[b:]}
+
+    def forward(self, moving: Tensor, fixed: Tensor) -> dict[str, Tensor]:
+        """Register ``moving`` to ``fixed`` (both ``(B, 1, D, H, W)``).
+
+        Returns fields ``(B, 3, D, H, W)`` in voxel units (pull-backs, see :mod:`dccnnreg.transforms`):
+        ``forward`` (``phi_MF``, warps moving onto fixed), ``inverse`` (``phi_FM``), and the half-maps
+        ``psi_m``, ``psi_f``, ``psi_m_inv``, ``psi_f_inv`` to the middle space.
+        """
+        if moving.shape != fixed.shape:
+            raise ValueError(f"moving {tuple(moving.shape)} and fixed {tuple(fixed.shape)} must share a grid")
+        b = moving.shape[0]
+        x, shape = self._pad(torch.cat([moving, fixed]))
+        pyramid = self.features(x)
+        coarsest = pyramid[-1].shape[2:]
+        zero = x.new_zeros(b, 3, *coarsest, dtype=torch.float32)
+        paths = {"m": zero, "f": zero, "m_inv": zero, "f_inv": zero}
+        for l in range(self.config.levels - 1, -1, -1):
+            grid = tuple(pyramid[l].shape[2:])
+            paths = {k: resize_field(u, grid) for k, u in paths.items()}
+            T = self.config.time_steps[l]
+            state = None
+            for _ in range(T):
+                state, paths = self._step(l, pyramid[l], state, paths, T)
+        crop = {k: u[:, :, : shape[0], : shape[1], : shape[2]] for k, u in paths.items()}
+        return {
+            "forward": compose(crop["m"], crop["f_inv"]),
+            "inverse": compose(crop["f"], crop["m_inv"]),
+            "psi_m": crop["m"],
+            "psi_f": crop["f"],
+            "psi_m_inv": crop["m_inv"],
+            "psi_f_inv": crop["f_inv"],
+        }
+

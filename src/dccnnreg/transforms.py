@@ -1,0 +1,129 @@
+"""Dense spatial transforms: the one transform convention of dccnnreg.
+
+Convention (every function in the package follows it):
+
+* Volumes are tensors ``(B, C, D, H, W)`` whose spatial axes are the array axes ``(i, j, k)``
+  of the NIfTI volume as nibabel returns it (``img.get_fdata()[i, j, k]``).
+* A displacement field ``u`` is a tensor ``(B, 3, D, H, W)`` in **voxel units**; channel ``c``
+  is the displacement along array axis ``c`` (channel 0 along ``i``, 1 along ``j``, 2 along ``k``).
+* Fields are **pull-backs**: ``phi(x) = x + u(x)`` maps a point ``x`` of the *fixed* grid into
+  the *moving* image, and warping computes ``warped(x) = moving(x + u(x))``. This is the
+  convention of ANTs displacement fields (see :mod:`dccnnreg.world` for the conversion to
+  world space, LPS millimetres, that ANTs reads).
+* Composition ``compose(u, v)`` is the field of ``phi_u o phi_v``, i.e.
+  ``x -> phi_u(phi_v(x)) = x + v(x) + u(x + v(x))``: warping by it equals warping by ``u``
+  first and then by ``v`` (``warp(warp(m, u), v) ~= warp(m, compose(u, v))``).
+* Sampling uses ``align_corners=True``: voxel centres sit on the grid points ``0 .. n-1``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+def identity_grid(shape: tuple[int, int, int], device=None, dtype=torch.float32) -> Tensor:
+    """Voxel coordinates of a grid, ``(1, 3, D, H, W)``; channel ``c`` holds the index along axis ``c``."""
+    axes = [torch.arange(n, device=device, dtype=dtype) for n in shape]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij")).unsqueeze(0)
+
+
+def _sampling_grid(u: Tensor) -> Tensor:
+    """Convert a voxel displacement ``(B, 3, D, H, W)`` to grid_sample's ``(B, D, H, W, 3)`` in [-1, 1], xyz order."""
+    shape = u.shape[2:]
+    loc = identity_grid(tuple(shape), u.device, u.dtype) + u
+    scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape], device=u.device, dtype=u.dtype)
+    norm = loc * scale.view(1, 3, 1, 1, 1) - 1.0
+    return norm.permute(0, 2, 3, 4, 1).flip(-1)
+
+
+def warp(image: Tensor, u: Tensor, mode: str = "bilinear", padding_mode: str = "zeros") -> Tensor:
+    """Pull ``image`` ``(B, C, D, H, W)`` back through ``u`` ``(B, 3, D', H', W')``; returns ``(B, C, D', H', W')``.
+
+    ``mode='bilinear'`` is trilinear interpolation for intensities; use :func:`warp_labels` for label maps.
+    The image and the field may have different grids only if the field is expressed in the
+    image's voxel units (the usual case is the same grid).
+    """
+    if u.shape[2:] != image.shape[2:]:
+        raise ValueError(f"field grid {tuple(u.shape[2:])} differs from image grid {tuple(image.shape[2:])}")
+    grid = _sampling_grid(u.to(image.dtype) if image.is_floating_point() else u)
+    return F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
+
+
+def warp_labels(labels: Tensor, u: Tensor) -> Tensor:
+    """Warp an integer label map ``(B, 1, D, H, W)`` with nearest-neighbour sampling; returns the input dtype.
+
+    Outside the image the label is background (0). Never interpolates between label values.
+    """
+    warped = warp(labels.to(u.dtype), u, mode="nearest", padding_mode="zeros")
+    return warped.round().to(labels.dtype)
+
+
+def compose(u: Tensor, v: Tensor) -> Tensor:
+    """Field of ``phi_u o phi_v``: ``v(x) + u(x + v(x))``. Both ``(B, 3, D, H, W)``."""
+    return v + warp(u, v, padding_mode="border")
+
+
+def integrate_velocity(v: Tensor, steps: int) -> Tensor:
+    """Exponential of a stationary velocity field by scaling and squaring: ``(B, 3, D, H, W)`` -> same.
+
+    ``steps`` squarings: the field is divided by ``2**steps`` and composed with itself ``steps`` times.
+    ``steps=0`` returns ``v`` (a single Euler step).
+    """
+    u = v / (2**steps)
+    for _ in range(steps):
+        u = compose(u, u)
+    return u
+
+
+def integrate_sequence(velocities: list[Tensor], steps: int) -> tuple[Tensor, Tensor]:
+    """Integrate a time-varying velocity (the ODE view): ``phi = exp(v_1/T) o ... o exp(v_T/T)``.
+
+    Each velocity is ``(B, 3, D, H, W)``; each step is a diffeomorphism from :func:`integrate_velocity`.
+    Returns ``(u, u_inv)``: the displacement of ``phi`` and of its inverse (built from ``exp(-v_t/T)``
+    composed in reverse order), so forward and inverse come from the same velocities.
+    Steps are applied in the order of the list: later increments act in the already-warped space
+    (``phi_new = phi_old o exp(v_t/T)``).
+    """
+    if not velocities:
+        raise ValueError("integrate_sequence needs at least one velocity field")
+    n = len(velocities)
+    u = u_inv = None
+    for v in velocities:
+        inc = integrate_velocity(v / n, steps)
+        inc_inv = integrate_velocity(-v / n, steps)
+        u = inc if u is None else compose(u, inc)
+        u_inv = inc_inv if u_inv is None else compose(inc_inv, u_inv)
+    return u, u_inv
+
+
+def resize_field(u: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    """Resample a voxel displacement ``(B, 3, D, H, W)`` to a grid of ``shape`` covering the same extent.
+
+    Values are rescaled to the new voxel units: with ``align_corners=True`` one old voxel is
+    ``(new - 1) / (old - 1)`` new voxels along each axis.
+    """
+    old = u.shape[2:]
+    if tuple(old) == tuple(shape):
+        return u
+    out = F.interpolate(u, size=tuple(shape), mode="trilinear", align_corners=True)
+    scale = torch.tensor([(n - 1) / max(o - 1, 1) for n, o in zip(shape, old)], device=u.device, dtype=u.dtype)
+    return out * scale.view(1, 3, 1, 1, 1)
+
+
+def jacobian_determinant(u: Tensor) -> Tensor:
+    """Determinant of the Jacobian of ``x -> x + u(x)``: ``(B, 3, D, H, W)`` -> ``(B, D, H, W)``.
+
+    Derivatives are central differences (one-sided at the border), in voxel units. The
+    determinant is the same in world units, since it is invariant to the (constant) voxel-to-world
+    linear map.
+    """
+    g = torch.stack(torch.gradient(u, dim=(2, 3, 4)), dim=2)  # (B, c, a, D, H, W) = d u_c / d x_a
+    j = g + torch.eye(3, device=u.device, dtype=u.dtype).view(1, 3, 3, 1, 1, 1)
+    return (
+        j[:, 0, 0] * (j[:, 1, 1] * j[:, 2, 2] - j[:, 1, 2] * j[:, 2, 1])
+        - j[:, 0, 1] * (j[:, 1, 0] * j[:, 2, 2] - j[:, 1, 2] * j[:, 2, 0])
+        + j[:, 0, 2] * (j[:, 1, 0] * j[:, 2, 1] - j[:, 1, 1] * j[:, 2, 0])
+    )

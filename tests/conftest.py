@@ -1,0 +1,25 @@
+import numpy as np
+import pytest
+import torch
+from scipy.ndimage import gaussian_filter
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def smooth_field(rng, shape, amplitude, sigma=3.0) -> np.ndarray:
+    """Random smooth displacement ``(3, *shape)`` with max magnitude about ``amplitude`` voxels."""
+    u = np.stack([gaussian_filter(rng.normal(size=shape), sigma) for _ in range(3)])
+    return (u * amplitude / np.abs(u).max()).astype(np.float32)
+
+
+def smooth_image(rng, shape, sigma=2.0) -> np.ndarray:
+    return gaussian_filter(rng.random(shape), sigma).astype(np.float32)
+
+
+def t(x) -> torch.Tensor:
+    """numpy ``(C, ...)`` -> torch ``(1, C, ...)``; a 3D array gets a channel axis."""
+    x = torch.as_tensor(np.asarray(x))
+    return x[None, None] if x.ndim == 3 else x[None]

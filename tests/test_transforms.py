@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_field, smooth_image, t
+from dccnnreg.transforms import (
+    compose, identity_grid, integrate_sequence, integrate_velocity, jacobian_determinant, resize_field, warp,
+    warp_labels,
+)
+
+
+def test_identity_warp_is_exact(rng):
+    img = smooth_image(rng, (12, 10, 9))
+    out = warp(t(img), torch.zeros(1, 3, 12, 10, 9))
+    assert torch.equal(out[0, 0], torch.from_numpy(img)) or torch.allclose(out[0, 0], torch.from_numpy(img), atol=1e-6)
+
+
+@pytest.mark.parametrize("shift", [(2, 0, 0), (0, -3, 0), (1, 2, -1)])
+def test_integer_translation_moves_voxels_exactly(shift):
+    shape = (12, 14, 10)
+    img = torch.zeros(1, 1, *shape)
+    img[0, 0, 5, 6, 4] = 1.0
+    u = torch.tensor(shift, dtype=torch.float32).view(1, 3, 1, 1, 1).expand(1, 3, *shape)
+    out = warp(img, u)
+    # pull-back: out(x) = img(x + s), so the bright voxel appears at x = p - s
+    expected = (5 - shift[0], 6 - shift[1], 4 - shift[2])
+    assert torch.nonzero(out[0, 0] > 0.5).tolist() == [list(expected)]
+    assert abs(out[0, 0][expected] - 1.0) < 1e-6
+    assert (out[0, 0] > 1e-6).sum() == 1  # nothing spread to the neighbours
+
+
+def test_label_warp_is_nearest_and_keeps_dtype(rng):
+    lab = torch.from_numpy(rng.integers(0, 5, size=(10, 10, 10))).to(torch.int32)
+    u = torch.full((1, 3, 10, 10, 10), 0.4)
+    out = warp_labels(lab[None, None], u)
+    assert out.dtype == torch.int32
+    assert set(out.unique().tolist()) <= set(lab.unique().tolist())
+    assert torch.equal(out[0, 0, :9, :9, :9], lab[:9, :9, :9])  # 0.4 voxel rounds to the same voxel
+
+
+def test_compose_matches_sequential_warps(rng):
+    shape = (20, 18, 16)
+    img, u, v = t(smooth_image(rng, shape, 3)), t(smooth_field(rng, shape, 1.5)), t(smooth_field(rng, shape, 1.5))
+    seq = warp(warp(img, u), v)
+    once = warp(img, compose(u, v))
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4), slice(4, -4))
+    assert torch.allclose(seq[inner], once[inner], atol=2e-3)
+
+
+def test_integrated_inverse_composes_to_identity(rng):
+    shape = (24, 24, 24)
+    v = t(smooth_field(rng, shape, 3.0, sigma=4))
+    u, u_inv = integrate_velocity(v, 7), integrate_velocity(-v, 7)
+    residual = compose(u, u_inv)[:, :, 4:-4, 4:-4, 4:-4]
+    assert residual.abs().max() < 0.05 * u.abs().max()
+    assert u.abs().max() > 1.0
+    assert jacobian_determinant(u).min() > 0
+
+
+def test_integrate_sequence_returns_matching_inverse(rng):
+    shape = (20, 20, 20)
+    vs = [t(smooth_field(rng, shape, 2.0, sigma=4)) for _ in range(3)]
+    u, u_inv = integrate_sequence(vs, 6)
+    assert compose(u, u_inv)[:, :, 4:-4, 4:-4, 4:-4].abs().max() < 0.1
+    assert compose(u_inv, u)[:, :, 4:-4, 4:-4, 4:-4].abs().max() < 0.1
+
+
+def test_constant_velocity_integrates_to_translation():
+    v = torch.tensor([1.5, -0.5, 2.0]).view(1, 3, 1, 1, 1).expand(1, 3, 8, 8, 8).contiguous()
+    assert torch.allclose(integrate_velocity(v, 5), v, atol=1e-5)
+
+
+def test_resize_field_rescales_units():
+    shape, big = (9, 9, 9), (17, 17, 17)
+    grid = identity_grid(shape)
+    u = 0.1 * grid  # a linear field: scaling by 1.1 about the origin voxel
+    up = resize_field(u, big)
+    assert torch.allclose(up, 0.1 * identity_grid(big), atol=1e-5)
+
+
+def test_jacobian_of_identity_and_scaling():
+    zero = torch.zeros(1, 3, 8, 9, 10)
+    assert torch.allclose(jacobian_determinant(zero), torch.ones(1, 8, 9, 10))
+    scale = 0.5 * identity_grid((8, 9, 10))  # x -> 1.5 x
+    assert torch.allclose(jacobian_determinant(scale), torch.full((1, 8, 9, 10), 1.5**3))
+    fold = -2.0 * identity_grid((8, 9, 10))  # x -> -x: det -1
+    assert torch.allclose(jacobian_determinant(fold), torch.full((1, 8, 9, 10), -1.0))
+
+
+def test_warp_rejects_mismatched_grids():
+    with pytest.raises(ValueError, match="differs"):
+        warp(torch.zeros(1, 1, 4, 4, 4), torch.zeros(1, 3, 5, 4, 4))
