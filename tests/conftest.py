@@ -16,7 +16,9 @@ def smooth_field(rng, shape, amplitude, sigma=3.0) -> np.ndarray:
 
 
 def smooth_image(rng, shape, sigma=2.0) -> np.ndarray:
-    return gaussian_filter(rng.random(shape), sigma).astype(np.float32)
+    """Random smooth image rescaled to [0, 1]."""
+    img = gaussian_filter(rng.random(shape), sigma)
+    return ((img - img.min()) / (img.max() - img.min())).astype(np.float32)
 
 
 def t(x) -> torch.Tensor:

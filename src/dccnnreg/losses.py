@@ -12,7 +12,7 @@ from .transforms import compose, jacobian_determinant, warp
 Tensor = torch.Tensor
 
 
-def local_ncc(a: Tensor, b: Tensor, window: int = 9, eps: float = 1e-5) -> Tensor:
+def local_ncc(a: Tensor, b: Tensor, window: int = 9, eps: float = 1e-8) -> Tensor:
     """``1 - mean(local squared normalised cross-correlation)`` over cubic windows of ``window`` voxels.
 
     0 for images that are locally affine functions of each other; at most 1.
