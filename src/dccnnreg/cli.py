@@ -1,0 +1,139 @@
+"""The ``dccnnreg`` command line: train, register, evaluate, info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from . import checkpoint
+from .data import load_sample
+from .device import pick_device
+from .evaluate import evaluate_pair
+from .model import ModelConfig
+from .nifti import InputError, load_volume
+from .register import register_pair, write_registration
+from .train import TrainConfig, train
+from .world import read_ants_field
+
+
+def _samples(table_path):
+    """Subjects from a TSV with columns ``subject``, ``image`` and optional ``labels``."""
+    df = pd.read_csv(table_path, sep="\t", dtype=str, keep_default_na=False)
+    missing = {"subject", "image"} - set(df.columns)
+    if missing:
+        raise InputError(f"{table_path}: missing columns {sorted(missing)}")
+    return [load_sample(r["subject"], r["image"], r.get("labels") or None) for _, r in df.iterrows()]
+
+
+def cmd_train(a) -> None:
+    cfg = yaml.safe_load(Path(a.config).read_text()) if a.config else {}
+    atlas = load_sample("atlas", a.atlas, a.atlas_labels) if a.atlas else None
+    out = train(
+        _samples(a.train_list),
+        a.out,
+        ModelConfig(**cfg.get("model", {})),
+        TrainConfig.from_dict(cfg.get("train", {})),
+        pick_device(a.device),
+        atlas=atlas,
+        val_set=_samples(a.val_list) if a.val_list else None,
+        progress=not a.quiet,
+    )
+    print(out)
+
+
+def cmd_register(a) -> None:
+    device = pick_device(a.device)
+    model = checkpoint.load_model(a.model, device)
+    fixed = load_sample("fixed", a.fixed, a.fixed_labels)
+    moving = load_sample("moving", a.moving, a.moving_labels)
+    reg = register_pair(model, moving, fixed, device, a.precision)
+    for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
+        print(f"{name}\t{path}")
+    print(f"seconds\t{reg.seconds:.3f}")
+
+
+def cmd_evaluate(a) -> None:
+    fixed = load_volume(a.fixed_labels, labels=True)
+    warped = load_volume(a.warped_labels, labels=True)
+    fwd = read_ants_field(a.forward)[0] if a.forward else None
+    inv = read_ants_field(a.inverse)[0] if a.inverse else None
+    labels = [int(x) for x in a.labels.split(",")] if a.labels else None
+    table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, labels=labels)
+    table.to_csv(a.out_table, sep="\t", index=False)
+    Path(a.out_summary).write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
+
+
+def cmd_info(a) -> None:
+    ckpt = checkpoint.load(a.model)
+    n = sum(v.numel() for v in ckpt["state_dict"].values())
+    print(json.dumps({"step": ckpt["step"], "parameters": n, "model_config": ckpt["model_config"],
+                      "train_config": ckpt.get("train_config")}, indent=2))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dccnnreg", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train the network (resumes from the newest checkpoint in --out)")
+    t.add_argument("--train-list", required=True, help="TSV: subject, image[, labels]")
+    t.add_argument("--val-list", help="TSV of validation subjects")
+    t.add_argument("--atlas", help="atlas image on the network grid")
+    t.add_argument("--atlas-labels")
+    t.add_argument("--config", help="YAML with 'model' and 'train' sections")
+    t.add_argument("--out", required=True)
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("register", help="register a moving image onto a fixed image")
+    r.add_argument("--model", required=True)
+    r.add_argument("--fixed", required=True)
+    r.add_argument("--moving", required=True)
+    r.add_argument("--fixed-labels")
+    r.add_argument("--moving-labels")
+    r.add_argument("--out-prefix", required=True)
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    r.set_defaults(func=cmd_register)
+
+    e = sub.add_parser("evaluate", help="Dice / HD95 / folding of a registered pair")
+    e.add_argument("--fixed-labels", required=True)
+    e.add_argument("--warped-labels", required=True)
+    e.add_argument("--forward", help="forward ANTs field")
+    e.add_argument("--inverse", help="inverse ANTs field")
+    e.add_argument("--labels", help="comma-separated labels to score (default: all shared)")
+    e.add_argument("--out-table", required=True)
+    e.add_argument("--out-summary", required=True)
+    e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("info", help="show a checkpoint's configuration")
+    i.add_argument("--model", required=True)
+    i.set_defaults(func=cmd_info)
+
+    for s in (t, r):
+        s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+        s.add_argument("--threads", type=int, help="CPU threads for torch")
+    return p
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    a = parser().parse_args(argv)
+    if getattr(a, "threads", None):
+        torch.set_num_threads(a.threads)
+    try:
+        a.func(a)
+    except InputError as e:
+        print(f"dccnnreg: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Loading volumes for the network and sampling training pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .nifti import InputError, Volume, check_same_grid, load_volume
+
+
+def normalize_intensity(img: np.ndarray, lo: float = 0.5, hi: float = 99.5) -> np.ndarray:
+    """Rescale so the ``lo``/``hi`` percentiles of non-zero voxels map to 0/1, clipped: same shape, float32."""
+    vals = img[img != 0] if np.any(img != 0) else img.ravel()
+    a, b = np.percentile(vals, [lo, hi])
+    if b <= a:
+        b = a + 1.0
+    return np.clip((img - a) / (b - a), 0.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class Sample:
+    """One subject ready for the network: normalised image, optional labels, grid affine."""
+
+    name: str
+    image: np.ndarray
+    labels: np.ndarray | None
+    affine: np.ndarray
+
+
+def load_sample(name: str, image_path, labels_path=None) -> Sample:
+    """Load and validate an image (and its label map, on the same grid)."""
+    img = load_volume(image_path)
+    labels = None
+    if labels_path:
+        lab = load_volume(labels_path, labels=True)
+        check_same_grid(img, lab, image_path, labels_path)
+        labels = lab.data
+    return Sample(name, normalize_intensity(img.data), labels, img.affine)
+
+
+def check_common_grid(samples: list[Sample]) -> None:
+    """All samples must share the network grid (shape and affine)."""
+    ref = samples[0]
+    for s in samples[1:]:
+        if s.image.shape != ref.image.shape or not np.allclose(s.affine, ref.affine, atol=1e-3):
+            raise InputError(
+                f"{s.name}: grid {s.image.shape} differs from {ref.name}'s {ref.image.shape}; "
+                "all inputs to the network must be resampled to one grid (run the preprocessing stage)"
+            )
+
+
+def image_tensor(x: np.ndarray, device) -> torch.Tensor:
+    """``(X, Y, Z)`` -> ``(1, 1, X, Y, Z)`` float32 on ``device``."""
+    return torch.as_tensor(x, dtype=torch.float32, device=device)[None, None]
+
+
+def one_hot(labels: np.ndarray, label_set: np.ndarray, device) -> torch.Tensor:
+    """Integer map ``(X, Y, Z)`` -> one-hot ``(1, K, X, Y, Z)`` over ``label_set`` (labels outside it drop out)."""
+    lut = np.full(int(max(labels.max(), label_set.max())) + 1, -1, dtype=np.int64)
+    lut[label_set] = np.arange(len(label_set))
+    idx = torch.as_tensor(lut[labels], device=device)
+    oh = F.one_hot(idx.clamp_min(0), len(label_set)).to(torch.float32) * (idx >= 0)[..., None]
+    return oh.permute(3, 0, 1, 2)[None]
+
+
+class PairSampler:
+    """Random (moving, fixed) pairs from subjects ``0..n-1`` and the atlas (index ``-1``).
+
+    ``mode``: ``atlas`` (atlas with a subject, random direction), ``pairs`` (two distinct
+    subjects) or ``both`` (each with probability 1/2). Draws from ``rng``, a numpy Generator.
+    """
+
+    MODES = ("atlas", "pairs", "both")
+
+    def __init__(self, n: int, has_atlas: bool, mode: str, rng: np.random.Generator):
+        if mode not in self.MODES:
+            raise ValueError(f"pair mode must be one of {self.MODES}, got {mode!r}")
+        if mode in ("atlas", "both") and not has_atlas:
+            mode = "pairs"
+        if mode == "pairs" and n < 2:
+            raise ValueError("subject-to-subject pairs need at least two training subjects")
+        self.n, self.mode, self.rng = n, mode, rng
+
+    def __call__(self) -> tuple[int, int]:
+        mode = self.mode if self.mode != "both" else ("atlas" if self.rng.random() < 0.5 or self.n < 2 else "pairs")
+        if mode == "atlas":
+            s = int(self.rng.integers(self.n))
+            return (s, -1) if self.rng.random() < 0.5 else (-1, s)
+        i, j = self.rng.choice(self.n, size=2, replace=False)
+        return int(i), int(j)

@@ -1,0 +1,52 @@
+"""Synthetic deformations and phantoms, for the demo cohort and the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+
+from .transforms import integrate_velocity, warp, warp_labels
+
+
+def random_diffeomorphism(shape, rng: np.random.Generator, amplitude: float, sigma: float, steps: int = 7):
+    """Random smooth diffeomorphic displacement ``(3, *shape)`` (voxels) and its inverse.
+
+    A Gaussian-smoothed random velocity, scaled so its largest component is ``amplitude`` voxels,
+    exponentiated by scaling and squaring (so the map is invertible with positive Jacobian).
+    """
+    v = np.stack([gaussian_filter(rng.normal(size=shape), sigma) for _ in range(3)])
+    v *= amplitude / max(np.abs(v).max(), 1e-12)
+    vt = torch.as_tensor(v, dtype=torch.float32)[None]
+    return integrate_velocity(vt, steps)[0].numpy(), integrate_velocity(-vt, steps)[0].numpy()
+
+
+def apply_field(image: np.ndarray | None, labels: np.ndarray | None, u: np.ndarray):
+    """Warp an image (linear) and/or a label map (nearest) by a voxel field ``(3, *shape)``."""
+    ut = torch.as_tensor(u, dtype=torch.float32)[None]
+    out_img = out_lab = None
+    if image is not None:
+        out_img = warp(torch.as_tensor(image, dtype=torch.float32)[None, None], ut)[0, 0].numpy()
+    if labels is not None:
+        out_lab = warp_labels(torch.as_tensor(labels.astype(np.int32))[None, None], ut)[0, 0].numpy()
+    return out_img, out_lab
+
+
+def phantom(shape, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A brain-like phantom: an ellipsoidal "brain" (label 1) holding ellipsoidal structures 2..6.
+
+    Returns the image in [0, 1] (float32) and its label map (int32), both ``shape``.
+    """
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij"))
+    labels = np.zeros(shape, np.int32)
+    inten = np.zeros(shape, np.float32)
+    brain = ((grid / np.array([0.8, 0.85, 0.75])[:, None, None, None]) ** 2).sum(0) < 1
+    labels[brain], inten[brain] = 1, 0.6
+    structures = [((-0.35, 0.1, 0.0), (0.18, 0.25, 0.2), 0.25), ((0.35, 0.1, 0.0), (0.18, 0.25, 0.2), 0.25),
+                  ((0.0, -0.4, 0.1), (0.3, 0.15, 0.2), 0.9), ((0.0, 0.35, -0.25), (0.15, 0.15, 0.15), 1.0),
+                  ((0.0, 0.0, 0.4), (0.35, 0.3, 0.12), 0.8)]
+    for k, (c, r, val) in enumerate(structures, start=2):
+        inside = (((grid - np.array(c)[:, None, None, None]) / np.array(r)[:, None, None, None]) ** 2).sum(0) < 1
+        labels[inside & brain], inten[inside & brain] = k, val
+    inten = gaussian_filter(inten, 0.7) + 0.02 * gaussian_filter(rng.normal(size=shape), 1.0)
+    return np.clip(inten, 0, 1).astype(np.float32), labels
