@@ -29,8 +29,11 @@ Choices the paper leaves open, made here (all configurable through :class:`Model
   channels; the LSTM state does not pass between scales (channels differ per scale).
 * Each increment is a stationary-velocity exponential (scaling and squaring); the composition
   order is ``old o increment`` (the increment is predicted from already-warped features).
-* Middle space: separate forward and reverse paths tied by symmetric and middle-space similarity
-  terms and an inverse-consistency loss (:mod:`dccnnreg.losses`), not by halving one velocity.
+* Middle space: at every step the two paths take antisymmetric velocities,
+  ``v_M = (g(M, F) - g(F, M)) / 2`` and ``v_F = -v_M`` (``g`` the cell + head), so the middle space
+  lies halfway and both paths cannot drift together (a common drift leaves ``phi_MF`` unchanged and
+  would only be held back by smoothness). Symmetric, middle-space and inverse-consistency terms
+  tie them further (:mod:`dccnnreg.losses`).
 * Homotopy continuation is approximated by the coarse-to-fine cascade and the step-by-step
   increments; no explicit continuation parameter.
 * Inputs are zero-padded to a multiple of ``2**(levels-1)`` and outputs cropped back.
@@ -107,7 +110,9 @@ class DCCNNLSTMReg(nn.Module):
         warped = warp(feats, u.to(feats.dtype), padding_mode="border")
         own, other = warped, torch.cat([warped[b:], warped[:b]])
         state = self.cells[str(l)](torch.cat([own, other], dim=1), state)
-        v = self.heads[str(l)](state[0]).float() / T
+        g = self.heads[str(l)](state[0]).float() / T
+        half = 0.5 * (g[:b] - g[b:])  # antisymmetric: no common drift of both paths
+        v = torch.cat([half, -half])
         with torch.autocast(v.device.type, enabled=False):
             inc = integrate_velocity(v, self.config.int_steps)
             inc_inv = integrate_velocity(-v, self.config.int_steps)

@@ -1,0 +1,137 @@
+"""ANTs preprocessing: the network grid, N4 bias correction, affine alignment, skull stripping.
+
+Every image that enters the network lives on one *network grid*: ``shape`` voxels of ``spacing``
+mm, axis-aligned with the template and centred on the template's brain mask. Subjects reach it
+by an affine registration to the template head; the affine (``.mat``, ANTs format) is kept so
+results map back to native space with ``antsApplyTransforms -t [affine.mat,1]``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from .data import normalize_intensity
+from .nifti import load_volume, save_volume
+from .world import affine_from_itk, itk_geometry
+
+
+def _ants():
+    import ants
+
+    return ants
+
+
+def to_ants(vol_data: np.ndarray, affine: np.ndarray):
+    """numpy volume + nibabel affine -> ANTsImage with the same world geometry."""
+    origin, spacing, direction = itk_geometry(affine)
+    return _ants().from_numpy(np.ascontiguousarray(vol_data, dtype=np.float32), origin=list(origin),
+                              spacing=list(spacing), direction=np.asarray(direction).reshape(3, 3))
+
+
+def from_ants(img) -> tuple[np.ndarray, np.ndarray]:
+    """ANTsImage -> (numpy volume, nibabel RAS affine)."""
+    return img.numpy(), affine_from_itk(img.origin, img.spacing, np.asarray(img.direction).ravel())
+
+
+def network_grid_affine(mask_data: np.ndarray, mask_affine: np.ndarray, shape, spacing: float) -> np.ndarray:
+    """Affine of a ``shape`` grid of ``spacing`` mm, axes along the template's, centred on the mask centroid."""
+    centroid_vox = np.array(ndimage.center_of_mass(mask_data > 0))
+    centre = mask_affine[:3, :3] @ centroid_vox + mask_affine[:3, 3]
+    axes = mask_affine[:3, :3] / np.sqrt((mask_affine[:3, :3] ** 2).sum(axis=0))
+    affine = np.eye(4)
+    affine[:3, :3] = axes * spacing
+    affine[:3, 3] = centre - affine[:3, :3] @ ((np.asarray(shape) - 1) / 2)
+    return affine
+
+
+def resample_to_grid(img, affine: np.ndarray, shape, interpolator: str, transforms=()):
+    """Resample an ANTsImage onto the grid (``affine``, ``shape``) through optional ANTs transforms."""
+    ref = to_ants(np.zeros(shape, np.float32), affine)
+    return _ants().apply_transforms(ref, img, list(transforms), interpolator=interpolator) if transforms else \
+        _ants().apply_transforms(ref, img, [], interpolator=interpolator)
+
+
+def make_atlas(template: dict, out: dict, shape, spacing: float) -> None:
+    """Put the template on the network grid: head, skull-stripped normalised brain, mask, labels."""
+    ants = _ants()
+    mask = load_volume(template["brain_mask"], labels=True)
+    affine = network_grid_affine(mask.data, mask.affine, shape, spacing)
+    head = resample_to_grid(ants.image_read(str(template["head"])), affine, shape, "linear")
+    m = resample_to_grid(ants.image_read(str(template["brain_mask"])), affine, shape, "nearestNeighbor")
+    lab = resample_to_grid(ants.image_read(str(template["labels"])), affine, shape, "genericLabel")
+    head_d = head.numpy()
+    mask_d = m.numpy() > 0.5
+    save_volume(head_d, affine, out["head"], np.float32)
+    save_volume(normalize_intensity(head_d * mask_d), affine, out["brain"], np.float32)
+    save_volume(mask_d.astype(np.uint8), affine, out["mask"], np.uint8)
+    save_volume(lab.numpy().round().astype(np.int32), affine, out["labels"], np.int32)
+
+
+def affine_preprocess(image_path, labels_path, atlas_head_path, out: dict, n4: bool = True) -> None:
+    """N4 bias correction, affine registration to the atlas head, resampling onto its grid.
+
+    Writes ``out['image']`` (float32), ``out['labels']`` (if ``labels_path``; generic-label
+    interpolation) and ``out['affine']`` (the ANTs ``.mat`` mapping atlas-grid points to native space).
+    Inputs are validated first; a bad file raises :class:`~dccnnreg.nifti.InputError` naming it.
+    """
+    ants = _ants()
+    vol = load_volume(image_path)
+    lab = load_volume(labels_path, labels=True) if labels_path else None
+    if lab is not None:
+        from .nifti import check_same_grid
+
+        check_same_grid(vol, lab, image_path, labels_path)
+    img = to_ants(vol.data - vol.data.min(), vol.affine)
+    if n4:
+        img = ants.n4_bias_field_correction(img, shrink_factor=2)
+    fixed = ants.image_read(str(atlas_head_path))
+    reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric="mattes",
+                            random_seed=1, aff_random_sampling_rate=0.5)
+    mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
+    Path(out["affine"]).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mat, out["affine"])
+    warped = ants.apply_transforms(fixed, img, [mat], interpolator="linear")
+    data, affine = from_ants(warped)
+    save_volume(data, affine, out["image"], np.float32)
+    if lab is not None:
+        wl = ants.apply_transforms(fixed, to_ants(lab.data.astype(np.float32), lab.affine), [mat],
+                                   interpolator="genericLabel")
+        save_volume(wl.numpy().round().astype(np.int32), affine, out["labels"], np.int32)
+
+
+def clean_mask(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Threshold a warped mask, keep the largest connected component, fill holes: bool ``(X, Y, Z)``."""
+    m = prob > threshold
+    lab, n = ndimage.label(m)
+    if n > 1:
+        sizes = ndimage.sum(m, lab, range(1, n + 1))
+        m = lab == (1 + int(np.argmax(sizes)))
+    return ndimage.binary_fill_holes(ndimage.binary_closing(m, iterations=1))
+
+
+def skull_strip(image_path, atlas_head_path, atlas_mask_path, out: dict, enabled: bool = True) -> None:
+    """Template-based brain extraction on the network grid.
+
+    The atlas head is registered to the (affinely aligned) subject with ANTs SyN, its brain mask
+    warped back (linear), thresholded at 0.5 and cleaned (:func:`clean_mask`). Writes
+    ``out['brain']`` (normalised to [0, 1]) and ``out['mask']``. With ``enabled=False`` (data already
+    skull-stripped) the mask is the non-zero voxels.
+    """
+    ants = _ants()
+    vol = load_volume(image_path)
+    if enabled:
+        fixed = ants.image_read(str(image_path))
+        moving = ants.image_read(str(atlas_head_path))
+        reg = ants.registration(fixed=fixed, moving=moving, type_of_transform="SyNOnly",
+                                reg_iterations=(40, 20, 0), random_seed=1, syn_metric="CC", syn_sampling=2)
+        warped = ants.apply_transforms(fixed, ants.image_read(str(atlas_mask_path)), reg["fwdtransforms"],
+                                       interpolator="linear")
+        mask = clean_mask(warped.numpy())
+    else:
+        mask = clean_mask((vol.data > np.percentile(vol.data, 1)).astype(np.float32))
+    save_volume(mask.astype(np.uint8), vol.affine, out["mask"], np.uint8)
+    save_volume(normalize_intensity(vol.data * mask), vol.affine, out["brain"], np.float32)

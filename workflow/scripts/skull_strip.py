@@ -1,0 +1,11 @@
+from dccnnreg.nifti import load_volume
+from dccnnreg.plots import overlay_png
+from dccnnreg.preprocess import skull_strip
+from dccnnreg.workflow import start_log, subject_errors
+
+start_log(snakemake.log[0], snakemake.threads)
+with subject_errors(snakemake.wildcards):
+    skull_strip(snakemake.input.image, snakemake.input.atlas_head, snakemake.input.atlas_mask,
+                dict(snakemake.output), enabled=snakemake.params.enabled)
+overlay_png(load_volume(snakemake.input.image).data, load_volume(snakemake.output.mask, labels=True).data,
+            snakemake.output.qc, f"{snakemake.wildcards.subject}: brain mask")
