@@ -67,3 +67,10 @@ def test_inverse_consistency_mm(rng):
     inner = np.zeros(shape, bool)
     inner[3:-3, 3:-3, 3:-3] = True
     assert inverse_consistency_mm(u, ui, affine, inner) < 0.05
+
+
+def test_structure_names_merge_hemispheres():
+    from dccnnreg.plots import structure_name
+
+    assert structure_name("Left_Hippocampus") == structure_name("Right_Hippocampus") == "Hippocampus"
+    assert structure_name("Brain_Stem") == "Brain_Stem"

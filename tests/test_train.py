@@ -6,6 +6,7 @@ import torch
 
 from dccnnreg import checkpoint
 from dccnnreg.data import Sample
+from dccnnreg.losses import LossWeights
 from dccnnreg.metrics import dice_per_label, folding_percent
 from dccnnreg.model import ModelConfig
 from dccnnreg.register import register_pair
@@ -16,13 +17,13 @@ CPU = torch.device("cpu")
 TINY = ModelConfig(channels=[4, 8, 8], hidden=[4, 8, 8], time_steps=[0, 1, 2], int_steps=3)
 
 
-def cohort(shape, n, seed=0):
+def cohort(shape, n, seed=0, amplitude=0.1, sigma=0.125):
     rng = np.random.default_rng(seed)
     img, lab = phantom(shape, rng)
     atlas = Sample("atlas", img, lab, np.eye(4))
     subjects = []
     for i in range(n):
-        u, _ = random_diffeomorphism(shape, rng, amplitude=shape[0] / 10, sigma=shape[0] / 8)
+        u, _ = random_diffeomorphism(shape, rng, amplitude=shape[0] * amplitude, sigma=shape[0] * sigma)
         a, b = apply_field(img, lab, u)
         subjects.append(Sample(f"s{i}", a, b, np.eye(4)))
     return atlas, subjects
@@ -34,10 +35,11 @@ def mean_dice(a, b):
 
 def test_training_improves_dice_without_folding(tmp_path):
     torch.set_num_threads(2)
-    atlas, subjects = cohort((32, 32, 32), 8)
+    atlas, subjects = cohort((32, 32, 32), 8, amplitude=1 / 6, sigma=1 / 4)
     train_set, test_set = subjects[:6], subjects[6:]
     cfg = ModelConfig(channels=[8, 16, 16, 16], hidden=[8, 16, 16, 16], time_steps=[0, 2, 2, 2], int_steps=5)
-    path = train(train_set, tmp_path, cfg, TrainConfig(steps=150, lr=1e-3, val_every=0, checkpoint_every=150),
+    loss = LossWeights(ncc_window=5)
+    path = train(train_set, tmp_path, cfg, TrainConfig(steps=150, lr=2e-3, val_every=0, checkpoint_every=150, loss=loss),
                  CPU, atlas=atlas, progress=False)
     model = checkpoint.load_model(path)
     before, after, folding = [], [], []
@@ -47,7 +49,7 @@ def test_training_improves_dice_without_folding(tmp_path):
         after.append(mean_dice(reg.warped_labels, atlas.labels))
         folding.append(folding_percent(reg.jacobian))
     print(f"Dice before {np.mean(before):.3f} after {np.mean(after):.3f}, folding {np.max(folding):.4f}%")
-    assert np.mean(after) > np.mean(before) + 0.03
+    assert np.mean(after) > np.mean(before) + 0.05
     assert max(folding) < 0.1
 
 

@@ -125,7 +125,7 @@ def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float)
     lab = load_volume(tdir / "labels.nii.gz", labels=True).data
     rng = np.random.default_rng(seed)
     shape = head.data.shape
-    u_def, _ = random_diffeomorphism(shape, rng, amplitude=6.0 / spacing, sigma=12.0 / spacing)
+    u_def, _ = random_diffeomorphism(shape, rng, amplitude=10.0 / spacing, sigma=20.0 / spacing)
     u_pose = random_pose_field(shape, rng, max_rot_deg=8, max_shift_vox=6.0 / spacing, max_scale=0.06)
     u = compose(torch.as_tensor(u_def)[None], torch.as_tensor(u_pose)[None])[0].numpy()
     img, labels = apply_field(head.data, lab, u)

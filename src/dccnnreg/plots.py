@@ -49,24 +49,38 @@ def jacobian_png(jac: np.ndarray, path, title: str) -> None:
     _save(fig, path)
 
 
+def structure_name(name: str) -> str:
+    """Merge hemispheres: ``Left_Hippocampus`` / ``Right-Hippocampus`` -> ``Hippocampus``."""
+    for prefix in ("Left_", "Right_", "Left-", "Right-", "left_", "right_"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
 def dice_boxplot(per_structure: pd.DataFrame, path, title: str) -> None:
-    """Box plot of Dice per structure (rows) for each method (colours): columns name, method, dice."""
-    methods = sorted(per_structure["method"].unique())
-    names = sorted(per_structure["name"].unique(), key=str)
-    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(names) * len(methods)), 5))
-    width = 0.8 / len(methods)
+    """Horizontal box plots of Dice per structure (hemispheres merged), one box per method.
+
+    ``per_structure`` has columns ``name``, ``method`` and ``dice``; structures are sorted by the
+    median Dice of the first method.
+    """
+    df = per_structure.assign(structure=per_structure["name"].astype(str).map(structure_name))
+    methods = sorted(df["method"].unique())
+    order = df[df["method"] == methods[0]].groupby("structure")["dice"].median().sort_values().index.tolist()
+    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.22 * len(order) * max(1, len(methods) / 2)))
+    height = 0.8 / len(methods)
     for k, m in enumerate(methods):
-        data = [per_structure.loc[(per_structure["method"] == m) & (per_structure["name"] == n), "dice"] for n in names]
-        pos = np.arange(len(names)) + (k - (len(methods) - 1) / 2) * width
-        bp = ax.boxplot(data, positions=pos, widths=width * 0.9, patch_artist=True, showfliers=False)
+        data = [df.loc[(df["method"] == m) & (df["structure"] == n), "dice"] for n in order]
+        pos = np.arange(len(order)) + (k - (len(methods) - 1) / 2) * height
+        bp = ax.boxplot(data, positions=pos, widths=height * 0.9, vert=False, patch_artist=True, showfliers=False)
         for box in bp["boxes"]:
             box.set_facecolor(f"C{k}")
         ax.plot([], [], color=f"C{k}", lw=8, label=m)
-    ax.set_xticks(np.arange(len(names)))
-    ax.set_xticklabels(names, rotation=90, fontsize=7)
-    ax.set_ylabel("Dice")
-    ax.set_ylim(0, 1)
-    ax.legend()
+    ax.set_yticks(np.arange(len(order)))
+    ax.set_yticklabels(order, fontsize=7)
+    ax.set_xlabel("Dice")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.5, len(order) - 0.5)
+    ax.legend(loc="lower right")
     ax.set_title(title)
     _save(fig, path)
 

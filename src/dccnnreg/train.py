@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -127,7 +128,8 @@ def train(
     _reset_metrics(metrics_path, fields, start)
 
     model.train()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train")
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train",
+               mininterval=0.5 if sys.stderr.isatty() else 30)
     for step in bar:
         i, j = sampler()
         mov, fix = pick(i), pick(j)
