@@ -145,9 +145,9 @@ def train(
         row = {"step": done, "loss": float(loss.detach()), **parts, "val_dice": ""}
         if config.val_every and (done % config.val_every == 0 or done == config.steps) and val_set:
             row["val_dice"] = validation_dice(model, val_set, atlas, device, config.precision)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", val_dice=f"{row['val_dice']:.3f}")
+            bar.set_postfix(loss=f"{row['loss']:.4f}", val_dice=f"{row['val_dice']:.3f}", refresh=False)
         else:
-            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
         with open(metrics_path, "a", newline="") as f:
             csv.writer(f, delimiter="\t").writerow([row.get(k, "") for k in fields])
         if done % config.checkpoint_every == 0 or done == config.steps:

@@ -33,3 +33,35 @@ def preproc(dataset, subject, kind):
 
 
 ATLAS = {k: f"results/atlas/{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
+
+
+def train_inputs(wc):
+    def files(split):
+        ids = subjects(wc.dataset, split)
+        return {
+            f"{split}_images": [preproc(wc.dataset, s, "brain.nii.gz") for s in ids],
+            f"{split}_labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in ids],
+        }
+
+    return {**files("train"), **files("val"), "atlas": ATLAS["brain"], "atlas_labels": ATLAS["labels"]}
+
+
+METHODS = ["affine", "dccnn_lstm"]
+
+
+def eval_inputs(wc):
+    common = {"fixed_labels": ATLAS["labels"], "mask": ATLAS["mask"]}
+    if wc.method == "affine":
+        return {**common, "warped_labels": preproc(wc.dataset, wc.subject, "labels.nii.gz")}
+    reg = f"results/{wc.dataset}/{wc.method}/{wc.subject}"
+    return {
+        **common,
+        "warped_labels": f"{reg}_warped_labels.nii.gz",
+        "forward": f"{reg}_fwd_warp.nii.gz",
+        "inverse": f"{reg}_inv_warp.nii.gz",
+        "timing": f"{reg}_time.json",
+    }
+
+
+def test_subjects(wc):
+    return subjects(wc.dataset, "test", labelled=True)

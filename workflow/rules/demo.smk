@@ -10,6 +10,8 @@ rule demo_template:
         label_names="resources/demo/template/label_names.tsv",
     params:
         spacing=config["demo"]["spacing_mm"],
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/demo/template.log",
     benchmark:
@@ -27,6 +29,8 @@ rule demo_subject:
     params:
         seed=lambda wc: config["demo"]["seed"] * 1000 + int("".join(c for c in wc.subject if c.isdigit()) or 0),
         spacing=config["demo"]["spacing_mm"],
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/demo/{subject}.log",
     benchmark:

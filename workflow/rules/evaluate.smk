@@ -1,20 +1,3 @@
-METHODS = ["affine", "dccnn_lstm"]
-
-
-def eval_inputs(wc):
-    common = {"fixed_labels": ATLAS["labels"], "mask": ATLAS["mask"]}
-    if wc.method == "affine":
-        return {**common, "warped_labels": preproc(wc.dataset, wc.subject, "labels.nii.gz")}
-    reg = f"results/{wc.dataset}/{wc.method}/{wc.subject}"
-    return {
-        **common,
-        "warped_labels": f"{reg}_warped_labels.nii.gz",
-        "forward": f"{reg}_fwd_warp.nii.gz",
-        "inverse": f"{reg}_inv_warp.nii.gz",
-        "timing": f"{reg}_time.json",
-    }
-
-
 rule evaluate:
     input:
         unpack(eval_inputs),
@@ -25,14 +8,12 @@ rule evaluate:
         labels=config["evaluation"]["labels"],
     wildcard_constraints:
         method="|".join(METHODS),
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/evaluate/{method}/{subject}.log",
     script:
         "../scripts/evaluate.py"
-
-
-def test_subjects(wc):
-    return subjects(wc.dataset, "test", labelled=True)
 
 
 rule dataset_report:
@@ -67,6 +48,8 @@ rule dataset_report:
     params:
         methods=METHODS,
         subjects=test_subjects,
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/report.log",
     script:

@@ -8,6 +8,8 @@ rule atlas:
     params:
         shape=config["grid"]["shape"],
         spacing=config["grid"]["spacing_mm"],
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/atlas.log",
     benchmark:
@@ -31,6 +33,8 @@ rule affine:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/affine/{subject}.log",
     benchmark:
@@ -59,6 +63,8 @@ rule skull_strip:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/skull_strip/{subject}.log",
     benchmark:
@@ -72,6 +78,8 @@ rule split:
         "results/{dataset}/split.tsv",
     params:
         table=lambda wc: SHEET[SHEET["dataset"] == wc.dataset][["subject", "split"]].to_dict("records"),
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/split.log",
     run:

@@ -19,6 +19,8 @@ rule register:
         gpu=1,
         mem_mb=8000,
         runtime=30,
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/register/{subject}.log",
     benchmark:

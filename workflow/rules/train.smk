@@ -1,14 +1,3 @@
-def train_inputs(wc):
-    def files(split):
-        ids = subjects(wc.dataset, split)
-        return {
-            f"{split}_images": [preproc(wc.dataset, s, "brain.nii.gz") for s in ids],
-            f"{split}_labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in ids],
-        }
-
-    return {**files("train"), **files("val"), "atlas": ATLAS["brain"], "atlas_labels": ATLAS["labels"]}
-
-
 rule train:
     input:
         unpack(train_inputs),
@@ -31,6 +20,8 @@ rule train:
         gpu=1,
         mem_mb=16000,
         runtime=720,
+    conda:
+        "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/train.log",
     benchmark:
