@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from .data import Sample, check_common_grid, image_tensor
 from .device import autocast
 from .metrics import jacobian_det
 from .model import DCCNNLSTMReg
-from .nifti import save_volume
+from .nifti import atomic_path, save_volume
 from .synth import apply_field
 from .world import write_ants_field
 
@@ -53,11 +54,13 @@ def output_paths(prefix) -> dict[str, Path]:
         "forward": Path(f"{p}_fwd_warp.nii.gz"),
         "inverse": Path(f"{p}_inv_warp.nii.gz"),
         "jacobian": Path(f"{p}_jacobian.nii.gz"),
+        "timing": Path(f"{p}_time.json"),
     }
 
 
 def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[str, Path]:
-    """Write the warped image and labels, the forward / inverse ANTs fields and the Jacobian map.
+    """Write the warped image and labels, the forward / inverse ANTs fields, the Jacobian map and
+    the network time (``*_time.json``).
 
     ``*_fwd_warp.nii.gz`` maps the moving image onto the fixed grid
     (``antsApplyTransforms -r fixed -i moving -t fwd``); ``*_inv_warp.nii.gz`` the reverse.
@@ -69,4 +72,6 @@ def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[st
     write_ants_field(reg.forward, affine, paths["forward"])
     write_ants_field(reg.inverse, affine, paths["inverse"])
     save_volume(reg.jacobian, affine, paths["jacobian"], np.float32)
+    with atomic_path(paths["timing"]) as tmp:
+        Path(tmp).write_text(json.dumps({"seconds": reg.seconds}))
     return paths

@@ -22,3 +22,10 @@ def assign_split(dataset: str, subject: str, train: float, val: float, salt: str
         raise ValueError(f"split fractions train={train}, val={val} must be >= 0 and sum to <= 1")
     h = hash_unit(f"{salt}/{dataset}/{subject}")
     return "train" if h < train else "val" if h < train + val else "test"
+
+
+def assign_batch(dataset: str, subject: str, batches: int) -> int:
+    """Registration batch in ``[0, batches)`` from a hash of the subject id (stable under growth)."""
+    if batches < 1:
+        raise ValueError(f"batches={batches} must be >= 1")
+    return int(hash_unit(f"batch/{dataset}/{subject}") * batches)

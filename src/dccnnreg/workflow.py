@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,7 @@ from .evaluate import evaluate_pair
 from .model import ModelConfig
 from .nifti import InputError, atomic_path, load_volume
 from .plots import dice_boxplot, jacobian_png, overlay_png, training_curve_png
-from .register import register_pair, write_registration
+from .register import output_paths, register_pair, write_registration
 from .train import TrainConfig, train
 from .world import read_ants_field
 
@@ -35,12 +36,12 @@ def start_log(path, threads: int | None = None) -> None:
 
 
 @contextlib.contextmanager
-def subject_errors(wildcards):
+def subject_errors(dataset: str, subject: str):
     """Re-raise input problems with the dataset and subject named first."""
     try:
         yield
     except InputError as e:
-        raise InputError(f"subject {wildcards.dataset}/{wildcards.subject}: {e}") from None
+        raise InputError(f"subject {dataset}/{subject}: {e}") from None
 
 
 def run_training(smk) -> None:
@@ -62,26 +63,37 @@ def run_training(smk) -> None:
 
 
 def run_registration(smk) -> None:
+    """Register a batch of subjects to the atlas with the model loaded once."""
     device = pick_device()
     model = checkpoint.load_model(smk.input.model, device)
-    moving = load_sample(smk.wildcards.subject, smk.input.moving, smk.input.moving_labels)
     fixed = load_sample("atlas", smk.input.fixed)
-    reg = register_pair(model, moving, fixed, device, smk.params.precision)
-    write_registration(reg, fixed.affine, smk.params.prefix)
-    with atomic_path(smk.output.timing) as tmp:
-        Path(tmp).write_text(json.dumps({"seconds": reg.seconds, "device": str(device)}))
-    logging.info("registered %s in %.2f s on %s", smk.wildcards.subject, reg.seconds, device)
+    out_dir = Path(smk.output[0])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = smk.params.subjects
+    start = time.perf_counter()
+    for k, (subject, image, labels) in enumerate(zip(ids, smk.input.moving, smk.input.moving_labels), 1):
+        with subject_errors(smk.wildcards.dataset, subject):
+            moving = load_sample(subject, image, labels)
+        reg = register_pair(model, moving, fixed, device, smk.params.precision)
+        write_registration(reg, fixed.affine, out_dir / subject)
+        logging.info("[%d/%d] %s: network %.2f s on %s", k, len(ids), subject, reg.seconds, device)
+    hours = (time.perf_counter() - start) / 3600
+    logging.info("%d pairs in %.1f s including I/O (%.0f pairs/hour)", len(ids), hours * 3600, len(ids) / hours)
 
 
 def run_evaluation(smk) -> None:
     i = smk.input
     fixed = load_volume(i.fixed_labels, labels=True)
-    warped = load_volume(i.warped_labels, labels=True)
     mask = load_volume(i.mask, labels=True).data > 0
-    fwd = read_ants_field(i.forward)[0] if "forward" in i.keys() else None
-    inv = read_ants_field(i.inverse)[0] if "inverse" in i.keys() else None
+    if "registration" in i.keys():
+        reg = output_paths(Path(i.registration) / smk.wildcards.subject)
+        warped = load_volume(reg["warped_labels"], labels=True)
+        fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
+        seconds = json.loads(reg["timing"].read_text())["seconds"]
+    else:
+        warped, fwd, inv, seconds = load_volume(i.warped_labels, labels=True), None, None, 0.0
     table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, mask, smk.params.labels)
-    summary["seconds"] = json.loads(Path(i.timing).read_text())["seconds"] if "timing" in i.keys() else 0.0
+    summary["seconds"] = seconds
     with atomic_path(smk.output.table) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     with atomic_path(smk.output.summary) as tmp:
@@ -125,6 +137,7 @@ def run_dataset_report(smk) -> None:
         table.reset_index().to_csv(tmp, sep="\t", index=False, float_format="%.5g")
     dice_boxplot(per_structure, smk.output.boxplot, f"{dataset}: Dice per structure, {len(smk.params.subjects)} test pairs")
     subject = smk.params.subjects[0]
-    jacobian_png(load_volume(smk.input.jacobian).data, smk.output.jacobian, f"{dataset}/{subject}: Jacobian determinant")
-    overlay_png(load_volume(smk.input.warped).data, load_volume(smk.input.atlas_labels, labels=True).data,
+    example = output_paths(Path(smk.input.example) / subject)
+    jacobian_png(load_volume(example["jacobian"]).data, smk.output.jacobian, f"{dataset}/{subject}: Jacobian determinant")
+    overlay_png(load_volume(example["warped"]).data, load_volume(smk.input.atlas_labels, labels=True).data,
                 smk.output.overlay, f"{dataset}/{subject} warped to the atlas, atlas labels", labels=True)

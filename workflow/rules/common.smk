@@ -3,6 +3,7 @@ import json
 import pandas as pd
 
 from dccnnreg.cohort import read_sheet
+from dccnnreg.split import assign_batch
 
 SHEET = read_sheet(config["subjects"], config["split"], config.get("qc_exclude", []))
 validate(SHEET.reset_index(drop=True), "../schemas/subjects.schema.yaml")
@@ -49,18 +50,26 @@ def train_inputs(wc):
 METHODS = ["affine", "dccnn_lstm"]
 
 
+def register_batches(dataset):
+    """Batch id -> the labelled test subjects registered in one job (the model loaded once).
+    Membership hashes the subject id, so a new subject reruns only its own batch."""
+    batches = {}
+    for s in subjects(dataset, "test", labelled=True):
+        batches.setdefault(f"{assign_batch(dataset, s, config['register']['batches']):03d}", []).append(s)
+    return batches
+
+
+def batch_dir(dataset, subject):
+    """The folder of the registration batch holding ``subject``'s warps."""
+    batch = next(b for b, ids in register_batches(dataset).items() if subject in ids)
+    return f"results/{dataset}/dccnn_lstm/batch-{batch}"
+
+
 def eval_inputs(wc):
     common = {"fixed_labels": ATLAS["labels"], "mask": ATLAS["mask"]}
     if wc.method == "affine":
         return {**common, "warped_labels": preproc(wc.dataset, wc.subject, "labels.nii.gz")}
-    reg = f"results/{wc.dataset}/{wc.method}/{wc.subject}"
-    return {
-        **common,
-        "warped_labels": f"{reg}_warped_labels.nii.gz",
-        "forward": f"{reg}_fwd_warp.nii.gz",
-        "inverse": f"{reg}_inv_warp.nii.gz",
-        "timing": f"{reg}_time.json",
-    }
+    return {**common, "registration": batch_dir(wc.dataset, wc.subject)}
 
 
 def test_subjects(wc):

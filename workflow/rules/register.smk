@@ -1,29 +1,26 @@
 rule register:
     input:
         model=rules.train.output.model,
-        moving=lambda wc: preproc(wc.dataset, wc.subject, "brain.nii.gz"),
-        moving_labels=lambda wc: preproc(wc.dataset, wc.subject, "labels.nii.gz"),
         fixed=ATLAS["brain"],
+        moving=lambda wc: [preproc(wc.dataset, s, "brain.nii.gz") for s in register_batches(wc.dataset)[wc.batch]],
+        moving_labels=lambda wc: [preproc(wc.dataset, s, "labels.nii.gz") for s in register_batches(wc.dataset)[wc.batch]],
     output:
-        warped="results/{dataset}/dccnn_lstm/{subject}_warped.nii.gz",
-        warped_labels="results/{dataset}/dccnn_lstm/{subject}_warped_labels.nii.gz",
-        forward="results/{dataset}/dccnn_lstm/{subject}_fwd_warp.nii.gz",
-        inverse="results/{dataset}/dccnn_lstm/{subject}_inv_warp.nii.gz",
-        jacobian="results/{dataset}/dccnn_lstm/{subject}_jacobian.nii.gz",
-        timing="results/{dataset}/dccnn_lstm/{subject}_time.json",
+        directory("results/{dataset}/dccnn_lstm/batch-{batch}"),
     params:
         precision=config["register"]["precision"],
-        prefix=lambda wc: f"results/{wc.dataset}/dccnn_lstm/{wc.subject}",
+        subjects=lambda wc: register_batches(wc.dataset)[wc.batch],
+    wildcard_constraints:
+        batch=r"\d+",
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=30,
+        runtime=120,
     conda:
         "../../envs/dccnnreg.yaml"
     log:
-        "logs/{dataset}/register/{subject}.log",
+        "logs/{dataset}/register/batch-{batch}.log",
     benchmark:
-        "benchmarks/{dataset}/register/{subject}.tsv"
+        "benchmarks/{dataset}/register/batch-{batch}.tsv"
     script:
         "../scripts/register.py"

@@ -4,7 +4,7 @@ from dccnnreg.preprocess import skull_strip
 from dccnnreg.workflow import start_log, subject_errors
 
 start_log(snakemake.log[0], snakemake.threads)
-with subject_errors(snakemake.wildcards):
+with subject_errors(snakemake.wildcards.dataset, snakemake.wildcards.subject):
     skull_strip(snakemake.input.image, snakemake.input.atlas_head, snakemake.input.atlas_mask,
                 dict(snakemake.output), enabled=snakemake.params.enabled)
 overlay_png(load_volume(snakemake.input.image).data, load_volume(snakemake.output.mask, labels=True).data,
