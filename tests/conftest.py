@@ -1,3 +1,5 @@
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -25,3 +27,15 @@ def t(x) -> torch.Tensor:
     """numpy ``(C, ...)`` -> torch ``(1, C, ...)``; a 3D array gets a channel axis."""
     x = torch.as_tensor(np.asarray(x))
     return x[None, None] if x.ndim == 3 else x[None]
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The tiny demo study, run once to its report with the local executor (shared; restore what you change)."""
+    if importlib.util.find_spec("snakemake") is None:
+        pytest.skip("snakemake is not installed (pip install -e '.[workflow]')")
+    from tiny_study import make_study, smk
+
+    wd = make_study(tmp_path_factory.mktemp("study"))
+    smk(wd)
+    return wd

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import yaml
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import load_sample
 from .device import pick_device
 from .evaluate import evaluate_pair
@@ -33,6 +33,7 @@ def _samples(table_path):
 
 
 def cmd_train(a) -> None:
+    distributed.init_from_env()  # under torchrun: one process per GPU
     cfg = yaml.safe_load(Path(a.config).read_text()) if a.config else {}
     atlas = load_sample("atlas", a.atlas, a.atlas_labels) if a.atlas else None
     out = train(

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import PairSampler, Sample, check_common_grid, image_tensor, one_hot
 from .device import autocast
 from .losses import LossWeights, registration_loss
@@ -30,6 +30,7 @@ class TrainConfig:
 
     steps: int = 1000
     lr: float = 1e-4
+    batch_size: int = 1
     pair_mode: str = "both"
     precision: str = "fp32"
     seed: int = 0
@@ -84,15 +85,22 @@ def train(
     val_set: list[Sample] | None = None,
     progress: bool = True,
 ) -> Path:
-    """Train on ``train_set`` (all on one grid), writing into ``out_dir``:
+    """Train on ``train_set`` (all on one grid), ``config.batch_size`` pairs per step, writing into ``out_dir``:
 
     ``checkpoints/ckpt_<step>.pt`` every ``checkpoint_every`` steps (resumed automatically from
     the newest one, whose model config must match), ``metrics.tsv`` (loss terms per step,
     validation Dice every ``val_every`` steps) and finally ``model.pt``. Returns the path of ``model.pt``.
+    Inside a process group (:mod:`dccnnreg.distributed`) the ranks share each step's pairs and only
+    rank 0 writes; the result does not depend on the number of processes.
     """
+    group = distributed.current()
+    if config.batch_size % group.world:
+        raise ValueError(f"train.batch_size={config.batch_size} cannot be split over {group.world} processes")
+    device = distributed.local_device(device)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if group.main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
     val_set = val_set or []
     check_common_grid(train_set + val_set + ([atlas] if atlas else []))
 
@@ -125,24 +133,34 @@ def train(
     pick = lambda i: atlas if i < 0 else samples[i]
     metrics_path = out_dir / "metrics.tsv"
     fields = ["step", "loss", "sim", "middle", "smooth", "inverse", "jacobian", "dice", "val_dice"]
-    _reset_metrics(metrics_path, fields, start)
+    terms = fields[1:-1]
+    if group.main:
+        _reset_metrics(metrics_path, fields, start)
 
     model.train()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train",
-               mininterval=0.5 if sys.stderr.isatty() else 30)
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not (progress and group.main),
+               desc="train", mininterval=0.5 if sys.stderr.isatty() else 30)
     for step in bar:
-        i, j = sampler()
-        mov, fix = pick(i), pick(j)
-        m, f = image_tensor(mov.image, device), image_tensor(fix.image, device)
-        with autocast(device, config.precision):
-            out = model(m, f)
-        oh = (one_hot(mov.labels, label_set, device), one_hot(fix.labels, label_set, device)) if use_dice else (None, None)
-        loss, parts = registration_loss(out, m, f, config.loss, *oh)
+        pairs = [sampler() for _ in range(config.batch_size)]
+        mine = pairs[group.rank :: group.world]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        sums = dict.fromkeys(terms, 0.0)
+        for i, j in mine:
+            mov, fix = pick(i), pick(j)
+            m, f = image_tensor(mov.image, device), image_tensor(fix.image, device)
+            with autocast(device, config.precision):
+                out = model(m, f)
+            oh = (one_hot(mov.labels, label_set, device), one_hot(fix.labels, label_set, device)) if use_dice else (None, None)
+            loss, parts = registration_loss(out, m, f, config.loss, *oh)
+            (loss / len(mine)).backward()
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
+                sums[k] += v / len(mine)
+        distributed.average_gradients(model.parameters(), group)
         optimizer.step()
         done = step + 1
-        row = {"step": done, "loss": float(loss.detach()), **parts, "val_dice": ""}
+        row = {"step": done, **dict(zip(terms, distributed.average(list(sums.values()), group, device))), "val_dice": ""}
+        if not group.main:
+            continue
         if config.val_every and (done % config.val_every == 0 or done == config.steps) and val_set:
             row["val_dice"] = validation_dice(model, val_set, atlas, device, config.precision)
             bar.set_postfix(loss=f"{row['loss']:.4f}", val_dice=f"{row['val_dice']:.3f}", refresh=False)
@@ -155,7 +173,8 @@ def train(
                             {"train_config": config.to_dict()})
             checkpoint.prune(ckpt_dir, config.keep_checkpoints)
     final = out_dir / "model.pt"
-    checkpoint.save(final, model, config.steps, extra={"train_config": config.to_dict()})
+    if group.main:
+        checkpoint.save(final, model, config.steps, extra={"train_config": config.to_dict()})
     return final
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import load_sample
 from .device import pick_device
 from .evaluate import evaluate_pair
@@ -45,21 +45,43 @@ def subject_errors(dataset: str, subject: str):
 
 
 def run_training(smk) -> None:
+    """Train on the job's train split: one process, or one per GPU when the job holds several."""
     i, p = smk.input, smk.params
-    use_labels = bool(p.has_labels)
-    load = lambda names, imgs, labs: [load_sample(n, a, b if use_labels else None) for n, a, b in zip(names, imgs, labs)]
-    train_set = load(p.train_ids, i.train_images, i.train_labels)
-    val_set = load(p.val_ids, i.val_images, i.val_labels)
-    if not train_set:
+    labelled = bool(p.has_labels)
+    spec = {
+        "train": [(n, a, b if labelled else None) for n, a, b in zip(p.train_ids, i.train_images, i.train_labels)],
+        "val": [(n, a, b if labelled else None) for n, a, b in zip(p.val_ids, i.val_images, i.val_labels)],
+        "atlas": (i.atlas, i.atlas_labels),
+        "model": p.model,
+        "train_config": p.train,
+        "out_dir": str(Path(smk.output.model).parent),
+        "log": str(smk.log[0]),
+    }
+    if not spec["train"]:
         raise InputError("no training subjects: the split put none in 'train' (check split fractions or the sheet)")
-    atlas = load_sample("atlas", i.atlas, i.atlas_labels)
-    device = pick_device()
-    logging.info("training on %s with %d subjects (%d validation)", device, len(train_set), len(val_set))
-    out_dir = Path(smk.output.model).parent
-    train(train_set, out_dir, ModelConfig(**p.model), TrainConfig.from_dict(p.train), device, atlas=atlas,
-          val_set=val_set, progress=True)
+    gpus = torch.cuda.device_count()
+    nprocs = distributed.processes_for(TrainConfig.from_dict(p.train).batch_size, gpus)
+    if gpus > nprocs:
+        logging.warning("using %d of %d GPUs: train.batch_size must be a multiple of the processes", nprocs, gpus)
+    distributed.launch(train_from_spec, nprocs, spec)
     metrics = pd.read_csv(smk.output.metrics, sep="\t")
     training_curve_png(metrics, smk.output.curve, f"{smk.wildcards.dataset}: training")
+
+
+def train_from_spec(spec: dict) -> None:
+    """One training process: load the subjects named in ``spec`` and train (rank 0 logs)."""
+    if distributed.current().rank > 0:
+        logging.disable(logging.INFO)
+    elif distributed.current().world > 1:
+        start_log(spec["log"])
+    train_set = [load_sample(*t) for t in spec["train"]]
+    val_set = [load_sample(*t) for t in spec["val"]]
+    atlas = load_sample("atlas", *spec["atlas"])
+    device = distributed.local_device(pick_device())
+    logging.info("training on %s (%d process(es)) with %d subjects (%d validation)",
+                 device, distributed.current().world, len(train_set), len(val_set))
+    train(train_set, spec["out_dir"], ModelConfig(**spec["model"]), TrainConfig.from_dict(spec["train_config"]),
+          device, atlas=atlas, val_set=val_set, progress=True)
 
 
 def run_registration(smk) -> None:

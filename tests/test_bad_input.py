@@ -1,14 +1,18 @@
 """Bad input gets a clear error naming the file and the problem."""
 
 import gzip
+import shutil
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from dccnnreg.cohort import read_sheet
 from dccnnreg.data import load_sample
-from dccnnreg.nifti import InputError, load_volume, save_volume
+from dccnnreg.nifti import InputError, load_volume
+from tiny_study import smk
 
 SPLIT = {"train": 0.6, "val": 0.2, "salt": "x"}
 
@@ -92,13 +96,6 @@ def test_label_grid_differs_from_image(tmp_path, good):
         load_sample("s", good, lab)
 
 
-def test_save_is_atomic(tmp_path):
-    target = tmp_path / "out.nii.gz"
-    with pytest.raises(Exception):
-        save_volume(np.zeros((2, 2, 2), dtype=object), np.eye(4), target)
-    assert not target.exists() and list(tmp_path.iterdir()) == []
-
-
 def sheet(tmp_path, text):
     p = tmp_path / "subjects.tsv"
     p.write_text(text)
@@ -123,3 +120,32 @@ def test_sheet_exclusion_and_explicit_split(tmp_path):
     df = read_sheet(p, SPLIT, exclude=["A/s2"])
     assert list(df["subject"]) == ["s1", "s2"] and df.loc[("A", "s1"), "split"] == "test"
     assert df.loc[("A", "s1"), "image"] == "a b.nii"
+
+
+def test_a_bad_subject_fails_alone_and_qc_exclude_lets_the_cohort_finish(study, tmp_path):
+    wd = tmp_path / "study"
+    shutil.copytree(study, wd, symlinks=True)
+    scans = wd / "scans with spaces"
+    scans.mkdir()
+    demo = wd / "resources/demo/subjects"
+    shutil.copy(demo / "sub-05_T1w.nii.gz", scans / "spaced T1w.nii.gz")
+    shutil.copy(demo / "sub-05_labels.nii.gz", scans / "spaced labels.nii.gz")
+    raw = (demo / "sub-04_T1w.nii.gz").read_bytes()
+    (scans / "bad T1w.nii.gz").write_bytes(raw[: len(raw) // 3])
+    with open(wd / "config/subjects.tsv", "a") as f:
+        f.write(f"demo\tsub-spaced\t{scans}/spaced T1w.nii.gz\t{scans}/spaced labels.nii.gz\ttest\n")
+        f.write(f"demo\tsub-bad\t{scans}/bad T1w.nii.gz\t{demo}/sub-04_labels.nii.gz\ttest\n")
+
+    failed = smk(wd, "--keep-going", check=False)
+    assert failed.returncode != 0
+    log = (wd / "logs/demo/affine/sub-bad.log").read_text()
+    assert "subject demo/sub-bad" in log and "bad T1w.nii.gz: unreadable or truncated" in log
+    assert (wd / "results/demo/preproc/sub-spaced_brain.nii.gz").exists()  # the others went on
+    assert not (wd / "results/demo/preproc/sub-bad_affine.nii.gz").exists()
+
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    cfg["qc_exclude"] = ["demo/sub-bad"]
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    smk(wd)
+    summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t").set_index("method")
+    assert summary.loc["dccnn_lstm", "pairs"] == 2  # sub-05 and sub-spaced

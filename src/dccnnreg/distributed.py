@@ -1,0 +1,105 @@
+"""Data-parallel training over several processes with torch.distributed (one process per GPU; gloo
+on CPU for tests).
+
+Every rank seeds alike and so draws the same pairs; of each step's ``batch_size`` pairs rank ``r``
+takes pairs ``r, r + W, ...`` and the gradients are averaged by an all-reduce (what DDP does,
+without its bucketing). W processes with batch ``B`` therefore make the same update as one
+process with batch ``B``: the number of GPUs changes the speed, not the result. Rank 0 alone
+validates, logs and writes checkpoints. Start it with ``torchrun --nproc-per-node N dccnnreg
+train ...`` or, from Python, with :func:`launch`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+
+@dataclass(frozen=True)
+class Group:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def current() -> Group:
+    """The process group this process belongs to (a group of one when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        return Group(dist.get_rank(), dist.get_world_size())
+    return Group()
+
+
+def init_from_env() -> Group:
+    """Join the group described by torchrun's environment (``WORLD_SIZE`` > 1), NCCL on CUDA else gloo."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    return current()
+
+
+def local_device(device: torch.device) -> torch.device:
+    """On CUDA, the GPU of this process (``LOCAL_RANK``); otherwise ``device`` unchanged."""
+    if device.type == "cuda" and current().world > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def average_gradients(params, group: Group) -> None:
+    """Replace each gradient by its mean over the ranks."""
+    if group.world == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= group.world
+
+
+def average(values: list[float], group: Group, device: torch.device) -> list[float]:
+    """Means over the ranks of per-rank numbers (e.g. loss terms)."""
+    if group.world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32, device=device)
+    dist.all_reduce(t)
+    return (t / group.world).tolist()
+
+
+def processes_for(batch_size: int, devices: int) -> int:
+    """The most processes (at most ``devices``) that split ``batch_size`` pairs evenly."""
+    return max(d for d in range(1, max(devices, 1) + 1) if batch_size % d == 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, world: int, port: int, fn, args) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    init_from_env()
+    try:
+        fn(*args)
+    finally:
+        dist.destroy_process_group()
+
+
+def launch(fn, nprocs: int, *args) -> None:
+    """Run ``fn(*args)`` in ``nprocs`` processes forming one group on this machine (``fn`` must be
+    importable, i.e. a module-level function). With ``nprocs == 1`` it simply calls ``fn``."""
+    if nprocs == 1:
+        fn(*args)
+        return
+    mp.spawn(_worker, args=(nprocs, _free_port(), fn, args), nprocs=nprocs, join=True)

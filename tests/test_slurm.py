@@ -1,0 +1,76 @@
+"""The tiny workflow through a real SLURM cluster with the project's `slurm` profile.
+
+Runs when a SLURM controller answers (`.ci/slurm-cluster.sh start` makes a single-node cluster on
+localhost, as `.ci/run` does); skips otherwise. Every job must have been submitted with sbatch
+and ended COMPLETED in SLURM's own records, and the GPU rules must have asked SLURM for a GPU.
+"""
+
+import importlib.util
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from tiny_study import make_study, planned, run_snakemake
+
+
+def cluster_answers() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+    return out.returncode == 0 and bool(re.search(r"idle|mixed|allocated", out.stdout))
+
+
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+                       reason="snakemake-executor-plugin-slurm is not installed"),
+    pytest.mark.skipif(not cluster_answers(), reason="no SLURM cluster answers (start one: .ci/slurm-cluster.sh start)"),
+]
+
+# What a small CI node can grant: the profile's GPU requests stay, memory and threads shrink.
+SMALL_NODE = ["--max-threads", "2", "--set-resources", "train:mem_mb=3000", "train:runtime=30",
+              "register:mem_mb=3000", "register:runtime=30"]
+FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3"]
+
+
+def slurm_job(jobid: str) -> dict[str, str]:
+    """``scontrol show job`` fields of one job (finished jobs stay visible for MinJobAge)."""
+    out = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"(\w+)=(\S*)", out))
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    wd = make_study(tmp_path_factory.mktemp("slurm_study"))
+    n_jobs = sum(n for rule, n in planned(wd).items() if rule != "all")
+    out = run_snakemake(wd, "--profile", "slurm", "--verbose", *SMALL_NODE, *FAST_POLLING)
+    return wd, n_jobs, out.stdout + out.stderr
+
+
+def test_every_job_ran_through_slurm_and_completed(slurm_run):
+    wd, n_jobs, log = slurm_run
+    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    assert len(ids) == n_jobs
+    states = {i: slurm_job(i)["JobState"] for i in ids}
+    assert set(states.values()) == {"COMPLETED"}, states
+    summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t")
+    assert set(summary["method"]) == {"affine", "dccnn_lstm"}
+
+
+def test_gpu_rules_ask_slurm_for_a_gpu(slurm_run):
+    _, _, log = slurm_run
+    calls = re.findall(r"sbatch call: (.*)", log)
+    by_rule = {re.search(r"--comment '?rule_(\S+?)'?\s", c).group(1).split("_wildcards_")[0]: c for c in calls}
+    for rule in ("train", "register"):
+        assert "--gpus=1" in by_rule[rule], by_rule[rule]
+    assert "--gpus" not in by_rule["affine"]
+
+
+def test_train_job_holds_the_gpu_in_slurm(slurm_run):
+    _, _, log = slurm_run
+    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    train = [slurm_job(i) for i in ids if slurm_job(i).get("Comment", "").startswith("rule_train")]
+    assert len(train) == 1
+    assert "gpu:1" in train[0].get("TresPerJob", "") + train[0].get("TresPerNode", "")
