@@ -32,7 +32,9 @@ pytestmark = [
 # What a small CI node can grant: the profile's GPU requests stay, memory and threads shrink.
 SMALL_NODE = ["--max-threads", "2", "--set-resources", "train:mem_mb=3000", "train:runtime=30",
               "register:mem_mb=3000", "register:runtime=30"]
-FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3"]
+# The CI cluster keeps no accounting database: job states come from squeue (MinJobAge=600).
+FAST_POLLING = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+                "--seconds-between-status-checks", "3"]
 
 
 def slurm_job(jobid: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ def smk(workdir, *args, check=True) -> subprocess.CompletedProcess:
 
 
 def planned(workdir, *args) -> dict[str, int]:
-    """Rule -> job count of a dry run."""
+    """Rule -> job count of a dry run (without the ``total`` row)."""
     out = smk(workdir, "-n", *args).stdout
     jobs = {}
     if "Job stats:" in out:
@@ -36,7 +36,8 @@ def planned(workdir, *args) -> dict[str, int]:
             m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
             if not m:
                 break
-            jobs[m.group(1)] = int(m.group(2))
+            if m.group(1) != "total":
+                jobs[m.group(1)] = int(m.group(2))
     return jobs
 
 
