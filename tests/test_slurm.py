@@ -48,21 +48,22 @@ def slurm_run(tmp_path_factory):
     wd = make_study(tmp_path_factory.mktemp("slurm_study"))
     n_jobs = sum(n for rule, n in planned(wd).items() if rule != "all")
     out = run_snakemake(wd, "--profile", "slurm", "--verbose", *SMALL_NODE, *FAST_POLLING)
-    return wd, n_jobs, out.stdout + out.stderr
+    log = out.stdout + out.stderr
+    jobs = {i: slurm_job(i) for i in re.findall(r"has been submitted with SLURM jobid (\d+)", log)}
+    return wd, n_jobs, log, jobs
 
 
 def test_every_job_ran_through_slurm_and_completed(slurm_run):
-    wd, n_jobs, log = slurm_run
-    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
-    assert len(ids) == n_jobs
-    states = {i: slurm_job(i)["JobState"] for i in ids}
+    wd, n_jobs, _, jobs = slurm_run
+    assert len(jobs) == n_jobs
+    states = {i: job["JobState"] for i, job in jobs.items()}
     assert set(states.values()) == {"COMPLETED"}, states
     summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t")
     assert set(summary["method"]) == {"affine", "dccnn_lstm"}
 
 
 def test_gpu_rules_ask_slurm_for_a_gpu(slurm_run):
-    _, _, log = slurm_run
+    _, _, log, _ = slurm_run
     calls = re.findall(r"sbatch call: (.*)", log)
     by_rule = {re.search(r"--comment '?rule_(\S+?)'?\s", c).group(1).split("_wildcards_")[0]: c for c in calls}
     for rule in ("train", "register"):
@@ -71,8 +72,7 @@ def test_gpu_rules_ask_slurm_for_a_gpu(slurm_run):
 
 
 def test_train_job_holds_the_gpu_in_slurm(slurm_run):
-    _, _, log = slurm_run
-    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
-    train = [slurm_job(i) for i in ids if slurm_job(i).get("Comment", "").startswith("rule_train")]
+    *_, jobs = slurm_run
+    train = [job for job in jobs.values() if job.get("Comment", "").startswith("rule_train")]
     assert len(train) == 1
     assert "gpu:1" in train[0].get("TresPerJob", "") + train[0].get("TresPerNode", "")

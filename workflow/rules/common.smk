@@ -1,3 +1,4 @@
+import functools
 import json
 
 import pandas as pd
@@ -50,6 +51,7 @@ def train_inputs(wc):
 METHODS = ["affine", "dccnn_lstm"]
 
 
+@functools.cache
 def register_batches(dataset):
     """Batch id -> the labelled test subjects registered in one job (the model loaded once).
     Membership hashes the subject id, so a new subject reruns only its own batch."""
