@@ -47,7 +47,8 @@ def test_a_new_test_subject_reruns_only_its_own_stages(study):
     finally:
         (study / "config/subjects.tsv").write_text(sheet())
     assert jobs.get("affine") == 1 and jobs.get("skull_strip") == 1 and jobs.get("demo_subject") == 1
-    assert jobs.get("register") == 1  # the one batch sub-09 hashes into
-    assert jobs.get("evaluate", 0) <= 1 + 2  # sub-09 (both methods) and at most its batch-mate sub-05
+    assert jobs.get("register") == 2  # per learned method, the one batch sub-09 hashes into
+    assert jobs.get("register_syn") == 1
+    assert jobs.get("evaluate", 0) <= 4 + 2  # sub-09 (4 methods) and at most its batch-mate sub-05 (2 networks)
     assert not {"train", "atlas", "demo_template"} & set(jobs)
     assert planned(study) == {}

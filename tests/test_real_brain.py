@@ -57,3 +57,22 @@ def test_dice_identity_and_inverse_recovery(brain):
     moved = np.mean(list(dice_per_label(warped, seg, eval_labels).values()))
     recovered = np.mean(list(dice_per_label(back, seg, eval_labels).values()))
     assert moved < 0.9 < recovered
+
+
+def test_syn_recovers_known_warps_of_the_real_scan(brain):
+    from dccnnreg.data import Sample, normalize_intensity
+    from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan
+    from dccnnreg.syn import register_syn
+
+    vol, seg, eval_labels = brain
+    image, labels, affine = resample_scan(vol, seg, 1.0, 2.0)
+    scan = Sample("scan", normalize_intensity(image), labels, affine)
+    pair = make_known_pairs(scan, 1, np.random.default_rng(3), amplitude_mm=10.0)[0]
+    reg = register_syn(pair.moving, scan, "quick_cc")
+    mask = labels > 0
+    before = endpoint_error_mm(np.zeros_like(pair.true_forward), pair.true_forward, affine, mask)["epe_mean_mm"]
+    after = endpoint_error_mm(reg.forward, pair.true_forward, affine, mask)["epe_mean_mm"]
+    dice = lambda lab: np.mean(list(dice_per_label(lab, labels, eval_labels).values()))
+    assert after < 0.75 * before  # measured 0.64: SyN quick on a 2 mm crop
+    assert dice(reg.warped_labels) > dice(pair.moving.labels) + 0.05
+    assert folding_percent(reg.jacobian, mask) < 0.01

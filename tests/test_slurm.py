@@ -59,7 +59,7 @@ def test_every_job_ran_through_slurm_and_completed(slurm_run):
     states = {i: job["JobState"] for i, job in jobs.items()}
     assert set(states.values()) == {"COMPLETED"}, states
     summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t")
-    assert set(summary["method"]) == {"affine", "dccnn_lstm"}
+    assert set(summary["method"]) == {"affine", "syn", "voxelmorph", "dccnn_lstm"}
 
 
 def test_gpu_rules_ask_slurm_for_a_gpu(slurm_run):
@@ -68,11 +68,12 @@ def test_gpu_rules_ask_slurm_for_a_gpu(slurm_run):
     by_rule = {re.search(r"--comment '?rule_(\S+?)'?\s", c).group(1).split("_wildcards_")[0]: c for c in calls}
     for rule in ("train", "register"):
         assert "--gpus=1" in by_rule[rule], by_rule[rule]
-    assert "--gpus" not in by_rule["affine"]
+    for rule in ("affine", "register_syn"):
+        assert "--gpus" not in by_rule[rule]
 
 
 def test_train_job_holds_the_gpu_in_slurm(slurm_run):
     *_, jobs = slurm_run
     train = [job for job in jobs.values() if job.get("Comment", "").startswith("rule_train")]
-    assert len(train) == 1
-    assert "gpu:1" in train[0].get("TresPerJob", "") + train[0].get("TresPerNode", "")
+    assert len(train) == 2  # dccnn_lstm and voxelmorph
+    assert all("gpu:1" in job.get("TresPerJob", "") + job.get("TresPerNode", "") for job in train)

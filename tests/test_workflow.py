@@ -8,14 +8,20 @@ from tiny_study import planned, smk
 
 def test_demo_runs_to_a_report(study):
     summary = pd.read_csv(study / "results/demo/report/summary.tsv", sep="\t").set_index("method")
-    assert set(summary.index) == {"affine", "dccnn_lstm"}
+    assert list(summary.index) == ["affine", "syn", "voxelmorph", "dccnn_lstm"]  # the config's order
     assert summary.loc["affine", "folding_pct"] == 0
-    assert 0 < summary.loc["dccnn_lstm", "dice_mean"] <= 1
+    # a 6 mm grid is too coarse for SyN to gain much (its accuracy is tested in test_syn.py)
+    assert all(0 < summary.loc[m, "dice_mean"] <= 1 for m in ("syn", "dccnn_lstm", "voxelmorph"))
+    assert (summary.loc[["syn", "voxelmorph", "dccnn_lstm"], "seconds_per_pair"] > 0).all()
+    by_structure = pd.read_csv(study / "results/demo/report/dice_by_structure.tsv", sep="\t", index_col=0)
+    assert list(by_structure.columns) == ["affine", "syn", "voxelmorph", "dccnn_lstm"]  # the config's order
     per = pd.read_csv(study / "results/demo/report/per_structure.tsv", sep="\t")
     assert per["name"].str.contains("Ventricle|Hippocampus|White_Matter").any()
     for f in ("dice_boxplot.png", "jacobian.png", "overlay.png"):
         assert (study / "results/demo/report" / f).stat().st_size > 1000
-    assert len(list(study.glob("results/demo/dccnn_lstm/batch-*/sub-05_fwd_warp.nii.gz"))) == 1
+    for method in ("dccnn_lstm", "voxelmorph"):
+        assert len(list(study.glob(f"results/demo/{method}/batch-*/sub-05_fwd_warp.nii.gz"))) == 1
+    assert (study / "results/demo/syn/sub-05/sub-05_fwd_warp.nii.gz").exists()
     smk(study, "--report", str(study / "report.html"))
     assert "demo" in (study / "report.html").read_text(errors="ignore")
 
@@ -31,7 +37,17 @@ def test_training_parameter_reruns_training_not_preprocessing(study):
     path.write_text(yaml.safe_dump(cfg))
     jobs = planned(study, "--configfile", str(path))
     assert {"train", "register", "evaluate", "dataset_report"} <= set(jobs)
-    assert not {"affine", "skull_strip", "demo_subject", "atlas"} & set(jobs)
+    assert jobs["train"] == 2  # both learned methods share the schedule
+    assert not {"affine", "skull_strip", "demo_subject", "atlas", "register_syn"} & set(jobs)
+
+
+def test_syn_preset_reruns_only_syn(study):
+    cfg = yaml.safe_load((study / "config/config.yaml").read_text())
+    cfg["syn"]["preset"] = "quick_cc"
+    path = study / "config/changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    jobs = planned(study, "--configfile", str(path))
+    assert jobs == {"register_syn": 1, "evaluate": 1, "dataset_report": 1, "all": 1}
 
 
 def test_lint_is_clean(study):

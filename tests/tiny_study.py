@@ -58,6 +58,9 @@ def make_study(wd: Path) -> Path:
     cfg["demo"]["spacing_mm"] = 6.0
     cfg["grid"] = {"shape": [24, 32, 24], "spacing_mm": 6.0}
     cfg["model"] = {"channels": [4, 8, 8], "hidden": [4, 8, 8], "time_steps": [0, 1, 2], "int_steps": 4}
+    cfg["syn"]["preset"] = "quick"
+    cfg["voxelmorph"].update(features=[4, 8], int_steps=4)
+    cfg["voxelmorph"]["loss"]["ncc_window"] = 3
     cfg["train"].update(steps=6, val_every=3, checkpoint_every=3)
     cfg["train"]["loss"]["ncc_window"] = 3
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))

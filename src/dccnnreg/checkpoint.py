@@ -1,4 +1,4 @@
-"""Checkpoints: model constructor config, weights, optimiser, step and every RNG state."""
+"""Checkpoints: the method, the model constructor config, weights, optimiser, step and every RNG state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import DCCNNLSTMReg, ModelConfig
+from torch import nn
+
+from . import networks
 from .nifti import atomic_path
 
 PATTERN = "ckpt_*.pt"
@@ -29,9 +31,10 @@ def restore_rng(state: dict, rng: np.random.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(path, model: DCCNNLSTMReg, step: int, optimizer=None, rng=None, extra: dict | None = None) -> None:
+def save(path, model: nn.Module, step: int, optimizer=None, rng=None, extra: dict | None = None) -> None:
     """Write a checkpoint atomically (an interrupted save never leaves a truncated file)."""
     payload = {
+        "method": model.method,
         "model_config": model.config.to_dict(),
         "state_dict": model.state_dict(),
         "step": step,
@@ -53,10 +56,10 @@ def load(path, device="cpu") -> dict:
         raise RuntimeError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
 
 
-def load_model(path, device="cpu") -> DCCNNLSTMReg:
-    """Rebuild the network from a checkpoint's config and weights, in eval mode on ``device``."""
+def load_model(path, device="cpu") -> nn.Module:
+    """Rebuild the network from a checkpoint's method, config and weights, in eval mode on ``device``."""
     ckpt = load(path, device)
-    model = DCCNNLSTMReg(ModelConfig(**ckpt["model_config"]))
+    model = networks.build(networks.model_config(ckpt.get("method", "dccnn_lstm"), ckpt["model_config"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval()
 

@@ -12,11 +12,10 @@ import pandas as pd
 import torch
 import yaml
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, networks
 from .data import load_sample
 from .device import pick_device
 from .evaluate import evaluate_pair
-from .model import ModelConfig
 from .nifti import InputError, load_volume
 from .register import register_pair, write_registration
 from .train import TrainConfig, train
@@ -36,11 +35,12 @@ def cmd_train(a) -> None:
     distributed.init_from_env()  # under torchrun: one process per GPU
     cfg = yaml.safe_load(Path(a.config).read_text()) if a.config else {}
     atlas = load_sample("atlas", a.atlas, a.atlas_labels) if a.atlas else None
+    settings, schedule = networks.settings_from_config(a.method, cfg)
     out = train(
         _samples(a.train_list),
         a.out,
-        ModelConfig(**cfg.get("model", {})),
-        TrainConfig.from_dict(cfg.get("train", {})),
+        networks.model_config(a.method, settings),
+        TrainConfig.from_dict(schedule),
         pick_device(a.device),
         atlas=atlas,
         val_set=_samples(a.val_list) if a.val_list else None,
@@ -88,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-list", help="TSV of validation subjects")
     t.add_argument("--atlas", help="atlas image on the network grid")
     t.add_argument("--atlas-labels")
-    t.add_argument("--config", help="YAML with 'model' and 'train' sections")
+    t.add_argument("--method", default="dccnn_lstm", choices=sorted(networks.NETWORKS))
+    t.add_argument("--config", help="YAML with 'train' and 'model' (dccnn_lstm) or 'voxelmorph' sections")
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

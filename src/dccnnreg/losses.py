@@ -71,6 +71,14 @@ class LossWeights:
         return asdict(self)
 
 
+def _similarity(w: "LossWeights"):
+    if w.similarity == "ncc":
+        return lambda a, b: local_ncc(a, b, w.ncc_window)
+    if w.similarity == "mse":
+        return mse
+    raise ValueError(f"unknown similarity {w.similarity!r} (ncc or mse)")
+
+
 def registration_loss(
     out: dict[str, Tensor],
     moving: Tensor,
@@ -86,12 +94,7 @@ def registration_loss(
     penalty, and a soft Dice term when one-hot label maps ``(B, K, D, H, W)`` are given and
     ``w.dice > 0``. Returns the total and its parts as floats.
     """
-    if w.similarity == "ncc":
-        sim = lambda a, b: local_ncc(a, b, w.ncc_window)
-    elif w.similarity == "mse":
-        sim = mse
-    else:
-        raise ValueError(f"unknown similarity {w.similarity!r} (ncc or mse)")
+    sim = _similarity(w)
     fwd, inv = out["forward"], out["inverse"]
     parts = {
         "sim": 0.5 * (sim(warp(moving, fwd), fixed) + sim(warp(fixed, inv), moving)),
@@ -104,5 +107,26 @@ def registration_loss(
         parts["dice"] = 0.5 * (
             soft_dice(warp(moving_onehot, fwd), fixed_onehot) + soft_dice(warp(fixed_onehot, inv), moving_onehot)
         )
+    total = sum(getattr(w, k) * v for k, v in parts.items())
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def pairwise_loss(
+    out: dict[str, Tensor],
+    moving: Tensor,
+    fixed: Tensor,
+    w: LossWeights,
+    moving_onehot: Tensor | None = None,
+    fixed_onehot: Tensor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
+    """VoxelMorph's objective (:class:`~dccnnreg.voxelmorph_net.VoxelMorphNet`): similarity of the
+    moved image to the fixed one, diffusion of the velocity ``out["velocity"]``, and soft Dice when
+    one-hot maps are given and ``w.dice > 0``. Uses only ``similarity``, ``ncc_window``, ``sim``,
+    ``smooth`` and ``dice`` of ``w``.
+    """
+    fwd = out["forward"]
+    parts = {"sim": _similarity(w)(warp(moving, fwd), fixed), "smooth": diffusion(out["velocity"])}
+    if w.dice > 0 and moving_onehot is not None and fixed_onehot is not None:
+        parts["dice"] = soft_dice(warp(moving_onehot, fwd), fixed_onehot)
     total = sum(getattr(w, k) * v for k, v in parts.items())
     return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import ConvLSTMCell, UNetPyramid
+from .losses import registration_loss
 from .transforms import compose, integrate_velocity, resize_field, warp
 
 Tensor = torch.Tensor
@@ -82,6 +83,10 @@ class ModelConfig:
 
 class DCCNNLSTMReg(nn.Module):
     """The symmetric network; see the module docstring. Build it from a :class:`ModelConfig`."""
+
+    method = "dccnn_lstm"
+    loss_terms = ("sim", "middle", "smooth", "inverse", "jacobian", "dice")
+    objective = staticmethod(registration_loss)
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -23,27 +23,45 @@ def _save(fig, path) -> None:
     plt.close(fig)
 
 
-def overlay_png(image: np.ndarray, contour: np.ndarray, path, title: str, labels: bool = False) -> None:
-    """Three orthogonal mid-slices of ``image`` with ``contour`` (a mask, or a label map if ``labels``)."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for ax, im, ct in zip(axes, _mid_slices(image), _mid_slices(contour)):
-        ax.imshow(np.rot90(im), cmap="gray")
-        if labels:
-            ax.imshow(np.rot90(np.ma.masked_equal(ct, 0)), cmap="tab20", alpha=0.35, interpolation="nearest")
-        else:
-            ax.contour(np.rot90(ct > 0), levels=[0.5], colors="r", linewidths=0.8)
-        ax.axis("off")
+def _rows(volumes) -> dict[str, np.ndarray]:
+    return volumes if isinstance(volumes, dict) else {"": volumes}
+
+
+def _grid(n_rows: int):
+    fig, axes = plt.subplots(n_rows, 3, figsize=(12, 4 * n_rows), squeeze=False)
+    return fig, axes
+
+
+def overlay_png(image, contour: np.ndarray, path, title: str, labels: bool = False) -> None:
+    """Three orthogonal mid-slices of ``image`` with ``contour`` (a mask, or a label map if ``labels``).
+
+    ``image`` is one volume or a dict name -> volume (one titled row each, e.g. one per method).
+    """
+    rows = _rows(image)
+    fig, axes = _grid(len(rows))
+    for (name, vol), ax_row in zip(rows.items(), axes):
+        for ax, im, ct in zip(ax_row, _mid_slices(vol), _mid_slices(contour)):
+            ax.imshow(np.rot90(im), cmap="gray")
+            if labels:
+                ax.imshow(np.rot90(np.ma.masked_equal(ct, 0)), cmap="tab20", alpha=0.35, interpolation="nearest")
+            else:
+                ax.contour(np.rot90(ct > 0), levels=[0.5], colors="r", linewidths=0.8)
+            ax.axis("off")
+        ax_row[0].set_title(name, loc="left")
     fig.suptitle(title)
     _save(fig, path)
 
 
-def jacobian_png(jac: np.ndarray, path, title: str) -> None:
-    """Mid-slices of a Jacobian determinant map; non-positive voxels in black."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for ax, sl in zip(axes, _mid_slices(jac)):
-        im = ax.imshow(np.rot90(sl), cmap="RdBu_r", vmin=0, vmax=2)
-        ax.contourf(np.rot90(sl <= 0), levels=[0.5, 1.5], colors="k")
-        ax.axis("off")
+def jacobian_png(jac, path, title: str) -> None:
+    """Mid-slices of a Jacobian determinant map (or a dict name -> map, one row each); non-positive voxels in black."""
+    rows = _rows(jac)
+    fig, axes = _grid(len(rows))
+    for (name, vol), ax_row in zip(rows.items(), axes):
+        for ax, sl in zip(ax_row, _mid_slices(vol)):
+            im = ax.imshow(np.rot90(sl), cmap="RdBu_r", vmin=0, vmax=2)
+            ax.contourf(np.rot90(sl <= 0), levels=[0.5, 1.5], colors="k")
+            ax.axis("off")
+        ax_row[0].set_title(name, loc="left")
     fig.colorbar(im, ax=axes, shrink=0.7, label="det J (black: <= 0)")
     fig.suptitle(title)
     _save(fig, path)
@@ -60,11 +78,11 @@ def structure_name(name: str) -> str:
 def dice_boxplot(per_structure: pd.DataFrame, path, title: str) -> None:
     """Horizontal box plots of Dice per structure (hemispheres merged), one box per method.
 
-    ``per_structure`` has columns ``name``, ``method`` and ``dice``; structures are sorted by the
-    median Dice of the first method.
+    ``per_structure`` has columns ``name``, ``method`` and ``dice``; methods keep their order of
+    appearance and structures are sorted by the median Dice of the first method.
     """
     df = per_structure.assign(structure=per_structure["name"].astype(str).map(structure_name))
-    methods = sorted(df["method"].unique())
+    methods = list(dict.fromkeys(df["method"]))
     order = df[df["method"] == methods[0]].groupby("structure")["dice"].median().sort_values().index.tolist()
     fig, ax = plt.subplots(figsize=(8, 1.5 + 0.22 * len(order) * max(1, len(methods) / 2)))
     height = 0.8 / len(methods)

@@ -13,12 +13,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, networks
 from .data import PairSampler, Sample, check_common_grid, image_tensor, one_hot
 from .device import autocast
-from .losses import LossWeights, registration_loss
+from .losses import LossWeights
 from .metrics import dice_per_label
-from .model import DCCNNLSTMReg, ModelConfig
 from .transforms import warp_labels
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def validation_dice(model: DCCNNLSTMReg, val: list[Sample], atlas: Sample | None, device, precision: str) -> float:
+def validation_dice(model: torch.nn.Module, val: list[Sample], atlas: Sample | None, device, precision: str) -> float:
     """Mean Dice over labels of each validation subject registered to the atlas (or to the next subject)."""
     pairs = [(s, atlas) for s in val] if atlas is not None else list(zip(val, val[1:] + val[:1]))
     scores = []
@@ -78,17 +77,17 @@ def validation_dice(model: DCCNNLSTMReg, val: list[Sample], atlas: Sample | None
 def train(
     train_set: list[Sample],
     out_dir,
-    model_config: ModelConfig,
+    model_config,
     config: TrainConfig,
     device: torch.device,
     atlas: Sample | None = None,
     val_set: list[Sample] | None = None,
     progress: bool = True,
 ) -> Path:
-    """Train on ``train_set`` (all on one grid), ``config.batch_size`` pairs per step, writing into ``out_dir``:
+    """Train the network of ``model_config`` (:mod:`dccnnreg.networks`) on ``train_set`` (all on one grid), ``config.batch_size`` pairs per step, writing into ``out_dir``:
 
     ``checkpoints/ckpt_<step>.pt`` every ``checkpoint_every`` steps (resumed automatically from
-    the newest one, whose model config must match), ``metrics.tsv`` (loss terms per step,
+    the newest one, whose method and model config must match), ``metrics.tsv`` (loss terms per step,
     validation Dice every ``val_every`` steps) and finally ``model.pt``. Returns the path of ``model.pt``.
     Inside a process group (:mod:`dccnnreg.distributed`) the ranks share each step's pairs and only
     rank 0 writes; the result does not depend on the number of processes.
@@ -105,16 +104,17 @@ def train(
     check_common_grid(train_set + val_set + ([atlas] if atlas else []))
 
     rng = seed_everything(config.seed)
-    model = DCCNNLSTMReg(model_config).to(device)
+    model = networks.build(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start = 0
     latest = checkpoint.newest(ckpt_dir)
     if latest is not None:
         ckpt = checkpoint.load(latest, device)
-        if ckpt["model_config"] != model_config.to_dict():
+        saved = (ckpt.get("method", "dccnn_lstm"), ckpt["model_config"])
+        if saved != (model.method, model_config.to_dict()):
             raise RuntimeError(
-                f"{latest}: checkpoint model config {ckpt['model_config']} differs from the requested "
-                f"{model_config.to_dict()}; remove {ckpt_dir} to start afresh"
+                f"{latest}: checkpoint model {saved} differs from the requested "
+                f"{(model.method, model_config.to_dict())}; remove {ckpt_dir} to start afresh"
             )
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -132,8 +132,8 @@ def train(
     )
     pick = lambda i: atlas if i < 0 else samples[i]
     metrics_path = out_dir / "metrics.tsv"
-    fields = ["step", "loss", "sim", "middle", "smooth", "inverse", "jacobian", "dice", "val_dice"]
-    terms = fields[1:-1]
+    terms = ["loss", *model.loss_terms]
+    fields = ["step", *terms, "val_dice"]
     if group.main:
         _reset_metrics(metrics_path, fields, start)
 
@@ -151,7 +151,7 @@ def train(
             with autocast(device, config.precision):
                 out = model(m, f)
             oh = (one_hot(mov.labels, label_set, device), one_hot(fix.labels, label_set, device)) if use_dice else (None, None)
-            loss, parts = registration_loss(out, m, f, config.loss, *oh)
+            loss, parts = model.objective(out, m, f, config.loss, *oh)
             (loss / len(mine)).backward()
             for k, v in {"loss": float(loss.detach()), **parts}.items():
                 sums[k] += v / len(mine)

@@ -4,6 +4,7 @@ import json
 import pandas as pd
 
 from dccnnreg.cohort import read_sheet
+from dccnnreg.networks import settings_from_config
 from dccnnreg.split import assign_batch
 
 SHEET = read_sheet(config["subjects"], config["split"], config.get("qc_exclude", []))
@@ -48,7 +49,17 @@ def train_inputs(wc):
     return {**files("train"), **files("val"), "atlas": ATLAS["brain"], "atlas_labels": ATLAS["labels"]}
 
 
-METHODS = ["affine", "dccnn_lstm"]
+METHODS = config["methods"]
+LEARNED = ["dccnn_lstm", "voxelmorph"]  # trained by the `train` rule, registered in batches
+DEFORMABLE = [m for m in METHODS if m != "affine"]
+
+
+def network_settings(wc):
+    return settings_from_config(wc.method, config)[0]
+
+
+def train_settings(wc):
+    return settings_from_config(wc.method, config)[1]
 
 
 @functools.cache
@@ -61,17 +72,19 @@ def register_batches(dataset):
     return batches
 
 
-def batch_dir(dataset, subject):
-    """The folder of the registration batch holding ``subject``'s warps."""
+def registration_dir(dataset, method, subject):
+    """The folder holding ``subject``'s warps: one job per subject for SyN, per batch for networks."""
+    if method == "syn":
+        return f"results/{dataset}/syn/{subject}"
     batch = next(b for b, ids in register_batches(dataset).items() if subject in ids)
-    return f"results/{dataset}/dccnn_lstm/batch-{batch}"
+    return f"results/{dataset}/{method}/batch-{batch}"
 
 
 def eval_inputs(wc):
     common = {"fixed_labels": ATLAS["labels"], "mask": ATLAS["mask"]}
     if wc.method == "affine":
         return {**common, "warped_labels": preproc(wc.dataset, wc.subject, "labels.nii.gz")}
-    return {**common, "registration": batch_dir(wc.dataset, wc.subject)}
+    return {**common, "registration": registration_dir(wc.dataset, wc.method, wc.subject)}
 
 
 def test_subjects(wc):

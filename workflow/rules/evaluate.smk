@@ -26,7 +26,8 @@ rule dataset_report:
             "results/{dataset}/eval/{method}/{subject}_summary.json",
             dataset=wc.dataset, method=METHODS, subject=test_subjects(wc),
         ),
-        example=lambda wc: batch_dir(wc.dataset, test_subjects(wc)[0]),
+        examples=lambda wc: [registration_dir(wc.dataset, m, test_subjects(wc)[0]) for m in DEFORMABLE],
+        affine_example=lambda wc: preproc(wc.dataset, test_subjects(wc)[0], "brain.nii.gz"),
         atlas_labels=ATLAS["labels"],
         split="results/{dataset}/split.tsv",
         label_names=TEMPLATE.get("label_names") or [],
@@ -34,6 +35,9 @@ rule dataset_report:
         summary=report("results/{dataset}/report/summary.tsv", category="{dataset}", subcategory="Tables"),
         per_structure=report(
             "results/{dataset}/report/per_structure.tsv", category="{dataset}", subcategory="Tables"
+        ),
+        structure_dice=report(
+            "results/{dataset}/report/dice_by_structure.tsv", category="{dataset}", subcategory="Tables"
         ),
         boxplot=report(
             "results/{dataset}/report/dice_boxplot.png", category="{dataset}", subcategory="Accuracy"
@@ -46,6 +50,7 @@ rule dataset_report:
         ),
     params:
         methods=METHODS,
+        deformable=DEFORMABLE,
         subjects=test_subjects,
     conda:
         "../../envs/dccnnreg.yaml"
