@@ -1,18 +1,23 @@
 """The VoxelMorph baseline: same field convention as dccnnreg, inverse from the negated velocity,
 trained and resumed by the same training code."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import smooth_image, t
 from dccnnreg import checkpoint
+from dccnnreg.cli import main
 from dccnnreg.losses import LossWeights
 from dccnnreg.model import ModelConfig
 from dccnnreg.register import register_pair
 from dccnnreg.train import TrainConfig, train
 from dccnnreg.transforms import compose, warp
 from dccnnreg.voxelmorph_net import VoxelMorphNet, VxmConfig
+from test_interruption import write_cohort
 from test_train import cohort, mean_dice
 
 vxm = pytest.importorskip("voxelmorph")
@@ -63,3 +68,19 @@ def test_resume_refuses_another_method(tmp_path):
     train(subjects, tmp_path, dccnn, TrainConfig(steps=1, checkpoint_every=1), CPU, atlas=atlas, progress=False)
     with pytest.raises(RuntimeError, match="differs"):
         train(subjects, tmp_path, TINY, TrainConfig(steps=2), CPU, atlas=atlas, progress=False)
+
+
+def test_command_line_trains_and_registers_with_voxelmorph(tmp_path, capsys):
+    write_cohort(tmp_path)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(
+        {"train": {"steps": 2, "checkpoint_every": 1}, "voxelmorph": {"features": [4, 8], "int_steps": 3}}))
+    atlas_path = str(tmp_path / "atlas.nii.gz")
+    assert main(["train", "--method", "voxelmorph", "--train-list", str(tmp_path / "train.tsv"), "--atlas", atlas_path,
+                 "--config", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", "--model", str(tmp_path / "m/model.pt")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["method"] == "voxelmorph" and info["model_config"] == {"features": [4, 8], "int_steps": 3}
+    assert main(["register", "--model", str(tmp_path / "m/model.pt"), "--fixed", atlas_path,
+                 "--moving", str(tmp_path / "s0.nii.gz"), "--out-prefix", str(tmp_path / "out/s0")]) == 0
+    assert (tmp_path / "out/s0_fwd_warp.nii.gz").exists() and (tmp_path / "out/s0_inv_warp.nii.gz").exists()
