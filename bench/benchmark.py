@@ -1,9 +1,9 @@
-"""Speed and memory of dccnnreg against VoxelMorph (and ANTs SyN), in one process, as JSON.
+"""Speed and memory of dccnnreg against VoxelMorph (and ANTs SyN) in one run, as JSON.
 
     python bench/benchmark.py --out bench/results/cpu.json
 
 For one ``--shape`` pair (default 160x192x224, 1 mm): inference time per pair and peak memory
-of each network, fp32 and bf16; one training step (forward, loss, backward, Adam); end-to-end
+of each network, fp32 and bf16 (bf16 on CUDA only by default); one training step (forward, loss, backward, Adam); end-to-end
 throughput of registering a batch of NIfTI subjects (reading, network, warping, writing the
 fields: the workflow's ``register`` job); ANTs SyN time per pair (CPU). Runs on CUDA when present
 (``--device`` to force), else on CPU. Networks take their settings from ``--config`` (the
@@ -177,7 +177,8 @@ def main() -> None:
     p.add_argument("--spacing", type=float, default=1.0)
     p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     p.add_argument("--device", default="auto")
-    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    p.add_argument("--precisions", nargs="+", help="default: fp32 and bf16 on CUDA; fp32 on CPU, where bf16 "
+                   "convolutions are emulated on most processors (about 10x slower than fp32 here)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cohort", type=int, default=4, help="subjects in the throughput batch (0: skip)")
     p.add_argument("--syn-presets", nargs="*", default=["quick_cc"], help="ANTs SyN presets to time (none: skip)")
@@ -189,6 +190,7 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     device = pick_device(a.device)
+    a.precisions = a.precisions or (["fp32", "bf16"] if device.type == "cuda" else ["fp32"])
     shape = tuple(a.shape)
     cfg = yaml.safe_load(Path(a.config).read_text())
     if a.memory_of:
