@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch import nn
 
 from . import networks
@@ -56,10 +55,15 @@ def load(path, device="cpu") -> dict:
         raise RuntimeError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
 
 
+def method_of(ckpt: dict) -> str:
+    """The learned method a loaded checkpoint belongs to (checkpoints older than the field: ``dccnn_lstm``)."""
+    return ckpt.get("method", "dccnn_lstm")
+
+
 def load_model(path, device="cpu") -> nn.Module:
     """Rebuild the network from a checkpoint's method, config and weights, in eval mode on ``device``."""
     ckpt = load(path, device)
-    model = networks.build(networks.model_config(ckpt.get("method", "dccnn_lstm"), ckpt["model_config"]))
+    model = networks.build(networks.model_config(method_of(ckpt), ckpt["model_config"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval()
 

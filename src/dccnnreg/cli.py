@@ -75,7 +75,7 @@ def cmd_evaluate(a) -> None:
 def cmd_info(a) -> None:
     ckpt = checkpoint.load(a.model)
     n = sum(v.numel() for v in ckpt["state_dict"].values())
-    print(json.dumps({"method": ckpt.get("method", "dccnn_lstm"), "step": ckpt["step"], "parameters": n,
+    print(json.dumps({"method": checkpoint.method_of(ckpt), "step": ckpt["step"], "parameters": n,
                       "model_config": ckpt["model_config"],
                       "train_config": ckpt.get("train_config")}, indent=2))
 

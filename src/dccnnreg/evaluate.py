@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
@@ -25,7 +26,7 @@ def evaluate_pair(
     ``mask`` if given), ``sdlogj`` and ``inverse_consistency_mm``. An affine-only result has no field:
     its folding is 0 and SDlogJ 0 by definition.
     """
-    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    spacing = nib.affines.voxel_sizes(affine)
     dice = dice_per_label(warped_labels, fixed_labels, labels)
     hd = hd95_per_label(warped_labels, fixed_labels, spacing, dice.keys())
     table = pd.DataFrame({"label": list(dice), "dice": list(dice.values()), "hd95_mm": [hd[k] for k in dice]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
@@ -43,7 +44,7 @@ def make_known_pairs(scan: Sample, n: int, rng: np.random.Generator, amplitude_m
     amplitude of a smooth multiplicative intensity field and ``noise`` the Gaussian noise SD
     (relative to the [0, 1] intensity range), so a method cannot match intensities exactly.
     """
-    spacing = float(np.sqrt((scan.affine[:3, :3] ** 2).sum(axis=0)).mean())
+    spacing = float(nib.affines.voxel_sizes(scan.affine).mean())
     shape = scan.image.shape
     pairs = []
     for k in range(n):

@@ -79,6 +79,12 @@ def _similarity(w: "LossWeights"):
     raise ValueError(f"unknown similarity {w.similarity!r} (ncc or mse)")
 
 
+def _weighted(parts: dict[str, Tensor], w: LossWeights) -> tuple[Tensor, dict[str, float]]:
+    """The weighted sum of the loss terms (weights by term name) and each term as a float."""
+    total = sum(getattr(w, k) * v for k, v in parts.items())
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
 def registration_loss(
     out: dict[str, Tensor],
     moving: Tensor,
@@ -107,8 +113,7 @@ def registration_loss(
         parts["dice"] = 0.5 * (
             soft_dice(warp(moving_onehot, fwd), fixed_onehot) + soft_dice(warp(fixed_onehot, inv), moving_onehot)
         )
-    total = sum(getattr(w, k) * v for k, v in parts.items())
-    return total, {k: float(v.detach()) for k, v in parts.items()}
+    return _weighted(parts, w)
 
 
 def pairwise_loss(
@@ -128,5 +133,4 @@ def pairwise_loss(
     parts = {"sim": _similarity(w)(warp(moving, fwd), fixed), "smooth": diffusion(out["velocity"])}
     if w.dice > 0 and moving_onehot is not None and fixed_onehot is not None:
         parts["dice"] = soft_dice(warp(moving_onehot, fwd), fixed_onehot)
-    total = sum(getattr(w, k) * v for k, v in parts.items())
-    return total, {k: float(v.detach()) for k, v in parts.items()}
+    return _weighted(parts, w)

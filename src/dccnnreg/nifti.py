@@ -29,7 +29,7 @@ class Volume:
 
     @property
     def spacing(self) -> np.ndarray:
-        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        return nib.affines.voxel_sizes(self.affine)
 
 
 def _fail(path, problem: str):
@@ -58,7 +58,7 @@ def load_volume(path: str | os.PathLike, labels: bool = False) -> Volume:
     affine = np.asarray(img.affine, dtype=np.float64)
     if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
         _fail(path, "orientation (affine) is singular or not finite")
-    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    spacing = nib.affines.voxel_sizes(affine)
     if np.any(spacing < MIN_SPACING_MM) or np.any(spacing > MAX_SPACING_MM):
         _fail(path, f"absurd voxel size {np.round(spacing, 4).tolist()} mm")
     if labels:

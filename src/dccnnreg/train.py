@@ -110,7 +110,7 @@ def train(
     latest = checkpoint.newest(ckpt_dir)
     if latest is not None:
         ckpt = checkpoint.load(latest, device)
-        saved = (ckpt.get("method", "dccnn_lstm"), ckpt["model_config"])
+        saved = (checkpoint.method_of(ckpt), ckpt["model_config"])
         if saved != (model.method, model_config.to_dict()):
             raise RuntimeError(
                 f"{latest}: checkpoint model {saved} differs from the requested "

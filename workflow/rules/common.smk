@@ -4,7 +4,7 @@ import json
 import pandas as pd
 
 from dccnnreg.cohort import read_sheet
-from dccnnreg.networks import settings_from_config
+from dccnnreg.networks import NETWORKS, settings_from_config
 from dccnnreg.split import assign_batch
 
 SHEET = read_sheet(config["subjects"], config["split"], config.get("qc_exclude", []))
@@ -50,7 +50,7 @@ def train_inputs(wc):
 
 
 METHODS = config["methods"]
-LEARNED = ["dccnn_lstm", "voxelmorph"]  # trained by the `train` rule, registered in batches
+LEARNED = list(NETWORKS)  # trained by the `train` rule, registered in batches
 DEFORMABLE = [m for m in METHODS if m != "affine"]
 
 
