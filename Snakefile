@@ -1,4 +1,7 @@
-# DCCNN-LSTM-Reg cohort registration workflow. Run: snakemake --cores all  (see README.md)
+# DCCNN-LSTM-Reg cohort registration workflow (see README.md).
+#   your cohort:  snakemake --cores all --configfile my_config.yaml
+#   the demo:     snakemake --cores all --configfile config/demo.yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.20")
@@ -7,18 +10,35 @@ min_version("9.20")
 configfile: "config/config.yaml"
 
 
+if not config.get("subjects") or not config.get("template"):
+    raise WorkflowError(
+        "no cohort configured: set `subjects:` (a subject sheet) and `template:` (head, brain_mask, labels) in "
+        "a config file and pass it with --configfile (README: 'Your own cohort'), or run the built-in demo: "
+        "snakemake --cores all --configfile config/demo.yaml"
+    )
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
-include: "workflow/rules/demo.smk"
+
+
+if "demo" in config:
+
+    include: "workflow/rules/demo.smk"
+
+
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/register.smk"
+include: "workflow/rules/cohort.smk"
 include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     input:
-        expand("results/{dataset}/report/summary.tsv", dataset=DATASETS),
+        final_outputs,
     default_target: True
+    localrule: True

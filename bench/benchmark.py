@@ -30,17 +30,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-
 from dccnnreg import networks
-from dccnnreg.data import Sample
+from dccnnreg.config import load_config
+from dccnnreg.data import Sample, SubjectFiles
 from dccnnreg.device import autocast, pick_device
 from dccnnreg.losses import LossWeights
 from dccnnreg.nifti import save_volume
-from dccnnreg.register import register_pair
+from dccnnreg.register import register_cohort, register_pair
 from dccnnreg.syn import register_syn
 from dccnnreg.synth import apply_field, phantom, random_diffeomorphism
-from dccnnreg.workflow import register_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 NETS = ("dccnn_lstm", "voxelmorph")
@@ -132,7 +130,7 @@ def cpu_peak_memory(name: str, precision: str, shape, config_path) -> dict:
     """Inference and training-step peak memory of one network, measured in a fresh child process."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(2**20)}
     cmd = [sys.executable, __file__, "--memory-of", name, precision, "--shape", *map(str, shape),
-           "--config", str(config_path), "--device", "cpu", "--threads", str(torch.get_num_threads()), "--out", "-"]
+           "--config", *map(str, config_path), "--device", "cpu", "--threads", str(torch.get_num_threads()), "--out", "-"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -160,14 +158,13 @@ def cohort_throughput(model, atlas: Sample, subjects: list[Sample], device, prec
     with tempfile.TemporaryDirectory(prefix="dccnnreg-bench-") as tmp:
         tmp = Path(tmp)
         save_volume(atlas.image, atlas.affine, tmp / "atlas.nii.gz")
-        paths = []
+        files = []
         for s in subjects:
             save_volume(s.image, s.affine, tmp / f"{s.name}.nii.gz")
             save_volume(s.labels, s.affine, tmp / f"{s.name}_labels.nii.gz", np.int32)
-            paths.append((str(tmp / f"{s.name}.nii.gz"), str(tmp / f"{s.name}_labels.nii.gz")))
+            files.append(SubjectFiles(s.name, str(tmp / f"{s.name}.nii.gz"), str(tmp / f"{s.name}_labels.nii.gz")))
         register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision)
-        seconds = register_cohort(register, tmp / "atlas.nii.gz", [s.name for s in subjects], *zip(*paths),
-                                  tmp / "out", "bench", "network")
+        seconds = register_cohort(register, tmp / "atlas.nii.gz", files, tmp / "out", "bench", "network")
     return {"pairs": len(subjects), "seconds": seconds, "pairs_per_hour": 3600 * len(subjects) / seconds}
 
 
@@ -175,7 +172,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", type=int, nargs=3, default=[160, 192, 224])
     p.add_argument("--spacing", type=float, default=1.0)
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
+                   help="workflow config files, merged in order (default: the demo's settings)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precisions", nargs="+", help="default: fp32 and bf16 on CUDA; fp32 on CPU, where bf16 "
                    "convolutions are emulated on most processors (about 10x slower than fp32 here)")
@@ -192,7 +190,7 @@ def main() -> None:
     device = pick_device(a.device)
     a.precisions = a.precisions or (["fp32", "bf16"] if device.type == "cuda" else ["fp32"])
     shape = tuple(a.shape)
-    cfg = yaml.safe_load(Path(a.config).read_text())
+    cfg = load_config(*a.config)
     if a.memory_of:
         name, prec = a.memory_of
         r = measure_network(*network(name, cfg, device), shape, device, prec, repeats=0)

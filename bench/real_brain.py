@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
-
 from dccnnreg import checkpoint, networks
+from dccnnreg.config import load_config
 from dccnnreg.data import Sample, normalize_intensity
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
@@ -40,7 +39,8 @@ DATA = ROOT.parent / "shared" / "data" / "real_brain"
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DATA))
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
+                   help="workflow config files, merged in order (default: the demo's settings)")
     p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm"])
     p.add_argument("--spacing", type=float, default=3.0, help="mm; the scan is 1 mm")
     p.add_argument("--train-pairs", type=int, default=8)
@@ -66,7 +66,7 @@ def main() -> None:
     rng = np.random.default_rng(a.seed)
     train_pairs = make_known_pairs(scan, a.train_pairs, rng, a.amplitude_mm)
     test_pairs = make_known_pairs(scan, a.test_pairs, rng, a.amplitude_mm)
-    cfg = yaml.safe_load(Path(a.config).read_text())
+    cfg = load_config(*a.config)
     device = pick_device(a.device)
     mask = scan.labels > 0
 

@@ -1,5 +1,3 @@
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -31,11 +29,7 @@ def t(x) -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def study(tmp_path_factory):
-    """The tiny demo study, run once to its report with the local executor (shared; restore what you change)."""
-    if importlib.util.find_spec("snakemake") is None:
-        pytest.skip("snakemake is not installed (pip install -e '.[workflow]')")
-    from tiny_study import make_study, smk
+    """The tiny demo study, run once to its report (shared; restore what you change, or work on a copy)."""
+    from tiny_study import built_study, make_study
 
-    wd = make_study(tmp_path_factory.mktemp("study"))
-    smk(wd)
-    return wd
+    return built_study(tmp_path_factory, "study", make_study)

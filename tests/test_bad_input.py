@@ -122,7 +122,7 @@ def test_sheet_exclusion_and_explicit_split(tmp_path):
     assert df.loc[("A", "s1"), "image"] == "a b.nii"
 
 
-def test_a_bad_subject_fails_alone_and_qc_exclude_lets_the_cohort_finish(study, tmp_path):
+def test_a_bad_subject_stops_only_itself_and_is_listed_as_failed(study, tmp_path):
     wd = tmp_path / "study"
     shutil.copytree(study, wd, symlinks=True)
     scans = wd / "scans with spaces"
@@ -135,17 +135,22 @@ def test_a_bad_subject_fails_alone_and_qc_exclude_lets_the_cohort_finish(study, 
     with open(wd / "config/subjects.tsv", "a") as f:
         f.write(f"demo\tsub-spaced\t{scans}/spaced T1w.nii.gz\t{scans}/spaced labels.nii.gz\ttest\n")
         f.write(f"demo\tsub-bad\t{scans}/bad T1w.nii.gz\t{demo}/sub-04_labels.nii.gz\ttest\n")
+        f.write(f"demo\tsub-gone\t{scans}/no such T1w.nii.gz\t\ttest\n")
 
-    failed = smk(wd, "--keep-going", check=False)
-    assert failed.returncode != 0
-    log = (wd / "logs/demo/affine/sub-bad.log").read_text()
-    assert "subject demo/sub-bad" in log and "bad T1w.nii.gz: unreadable or truncated" in log
-    assert (wd / "results/demo/preproc/sub-spaced_brain.nii.gz").exists()  # the others went on
+    smk(wd)  # the run succeeds: bad input stops only its own subject
+    qc = pd.read_csv(wd / "results/demo/cohort/dccnn_lstm/qc.tsv", sep="\t", keep_default_na=False).set_index("subject")
+    assert qc.loc["sub-bad", "status"] == "failed" and "bad T1w.nii.gz: unreadable or truncated" in qc.loc["sub-bad", "error"]
+    assert qc.loc["sub-gone", "status"] == "failed" and "no such T1w.nii.gz: file not found" in qc.loc["sub-gone", "error"]
+    assert (qc.drop(["sub-bad", "sub-gone"])["status"] == "ok").all() and len(qc) == 8
+    volumes = pd.read_csv(wd / "results/demo/cohort/dccnn_lstm/volumes.tsv", sep="\t").set_index("subject")
+    assert volumes.loc["sub-bad", "status"] == "failed" and volumes.loc["sub-bad"].drop("status").isna().all()
     assert not (wd / "results/demo/preproc/sub-bad_affine.nii.gz").exists()
-
-    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
-    cfg["qc_exclude"] = ["demo/sub-bad"]
-    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
-    smk(wd)
     summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t").set_index("method")
     assert summary.loc["dccnn_lstm", "pairs"] == 2  # sub-05 and sub-spaced
+
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    cfg["qc_exclude"] = ["demo/sub-bad", "sub-gone"]
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    smk(wd)
+    qc = pd.read_csv(wd / "results/demo/cohort/dccnn_lstm/qc.tsv", sep="\t", keep_default_na=False).set_index("subject")
+    assert qc.loc[["sub-bad", "sub-gone"], "status"].tolist() == ["excluded", "excluded"]

@@ -1,6 +1,5 @@
 """Interruption: training killed mid-run resumes from its last checkpoint; writes are atomic."""
 
-import os
 import signal
 import subprocess
 import sys

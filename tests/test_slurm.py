@@ -29,6 +29,7 @@ pytestmark = [
     pytest.mark.skipif(not cluster_answers(), reason="no SLURM cluster answers (start one: .ci/slurm-cluster.sh start)"),
 ]
 
+LOCAL_RULES = {"all", "split", "dataset_report"}  # run by Snakemake itself, never submitted
 # What a small CI node can grant: the profile's GPU requests stay, memory and threads shrink.
 SMALL_NODE = ["--max-threads", "2", "--set-resources", "train:mem_mb=3000", "train:runtime=30",
               "register:mem_mb=3000", "register:runtime=30"]
@@ -46,7 +47,7 @@ def slurm_job(jobid: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def slurm_run(tmp_path_factory):
     wd = make_study(tmp_path_factory.mktemp("slurm_study"))
-    n_jobs = sum(n for rule, n in planned(wd).items() if rule != "all")
+    n_jobs = sum(n for rule, n in planned(wd).items() if rule not in LOCAL_RULES)
     out = run_snakemake(wd, "--profile", "slurm", "--verbose", *SMALL_NODE, *FAST_POLLING)
     log = out.stdout + out.stderr
     jobs = {i: slurm_job(i) for i in re.findall(r"has been submitted with SLURM jobid (\d+)", log)}

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import smooth_field, smooth_image, t
 from dccnnreg.nifti import save_volume

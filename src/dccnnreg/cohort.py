@@ -38,12 +38,20 @@ def read_sheet(path, split_cfg: dict, exclude=()) -> pd.DataFrame:
     bad = sorted(set(df["split"]) - set(SPLITS) - {""})
     if bad:
         raise InputError(f"{path}: unknown split values {bad} (use {SPLITS} or leave empty)")
-    ex = set(exclude)
-    keep = ~(df["subject"].isin(ex) | (df["dataset"] + "/" + df["subject"]).isin(ex))
-    df = df[keep].copy()
+    df = df[~_excluded(df, exclude)].copy()
     auto = df["split"] == ""
     df.loc[auto, "split"] = [
         assign_split(d, s, split_cfg["train"], split_cfg["val"], split_cfg.get("salt", ""))
         for d, s in zip(df.loc[auto, "dataset"], df.loc[auto, "subject"])
     ]
     return df.set_index(["dataset", "subject"], drop=False).sort_index()
+
+
+def _excluded(df: pd.DataFrame, exclude) -> pd.Series:
+    ex = set(exclude)
+    return df["subject"].isin(ex) | (df["dataset"] + "/" + df["subject"]).isin(ex)
+
+
+def excluded_ids(df: pd.DataFrame, exclude) -> list[tuple[str, str]]:
+    """``(dataset, subject)`` of the sheet's rows that ``exclude`` names (``subject`` or ``dataset/subject``)."""
+    return list(df.index[_excluded(df, exclude).to_numpy()])

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .nifti import InputError, Volume, check_same_grid, load_volume
+from .nifti import InputError, check_same_grid, load_volume
 
 
 def normalize_intensity(img: np.ndarray, lo: float = 0.5, hi: float = 99.5) -> np.ndarray:
@@ -28,6 +28,27 @@ class Sample:
     image: np.ndarray
     labels: np.ndarray | None
     affine: np.ndarray
+
+
+@dataclass(frozen=True)
+class SubjectFiles:
+    """A subject's files for a registration job: its brain (and label map) on the network grid and,
+    for the subject-space products, its original image and preprocessing affine (``.mat``)."""
+
+    name: str
+    brain: str
+    labels: str | None = None
+    native: str | None = None
+    affine: str | None = None
+
+
+def subject_files(names, brains, labelled=(), labels=(), natives=None, affines=None) -> list[SubjectFiles]:
+    """Zip a job's per-subject lists into :class:`SubjectFiles`; ``labels`` holds the files of the
+    ``labelled`` subjects only, in their order."""
+    lab = dict(zip(labelled, labels, strict=True))
+    natives = natives or [None] * len(names)
+    affines = affines or [None] * len(names)
+    return [SubjectFiles(n, b, lab.get(n), nat, aff) for n, b, nat, aff in zip(names, brains, natives, affines, strict=True)]
 
 
 def load_sample(name: str, image_path, labels_path=None) -> Sample:

@@ -116,8 +116,9 @@ def bias_field(shape, rng: np.random.Generator, strength: float) -> np.ndarray:
     return np.exp(field).astype(np.float32)
 
 
-def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float) -> None:
-    """Write one synthetic subject (head T1 and label map) made from the demo template."""
+def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float, bias: float = 0.25) -> None:
+    """Write one synthetic subject (head T1 and label map) made from the demo template; ``bias`` is the
+    strength of its multiplicative bias field (log scale, 0: none)."""
     from .nifti import load_volume
 
     tdir = Path(template_dir)
@@ -129,7 +130,7 @@ def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float)
     u_pose = random_pose_field(shape, rng, max_rot_deg=8, max_shift_vox=6.0 / spacing, max_scale=0.06)
     u = compose(torch.as_tensor(u_def)[None], torch.as_tensor(u_pose)[None])[0].numpy()
     img, labels = apply_field(head.data, lab, u)
-    img = img * bias_field(shape, rng, 0.25)
+    img = img * bias_field(shape, rng, bias)
     noise = 0.02 * np.abs(img.max())
     img = np.sqrt((img + rng.normal(0, noise, shape)) ** 2 + rng.normal(0, noise, shape) ** 2)
     save_volume((img * 1000).astype(np.float32), head.affine, image_out, np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import tempfile
@@ -18,6 +19,15 @@ MAX_SPACING_MM = 20.0
 
 class InputError(ValueError):
     """A file that cannot be used; the message names the file and the problem."""
+
+
+@contextlib.contextmanager
+def subject_errors(dataset: str, subject: str):
+    """Re-raise input problems with the dataset and subject named first."""
+    try:
+        yield
+    except InputError as e:
+        raise InputError(f"subject {dataset}/{subject}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,20 @@ class _AtomicPath:
         else:
             self.tmp.unlink(missing_ok=True)
         return False
+
+
+def save_like(data: np.ndarray, reference, path: str | os.PathLike, dtype) -> None:
+    """Write ``data`` on the grid of the NIfTI file ``reference`` (its header: shape, qform and sform kept), atomically."""
+    ref = nib.load(str(reference))
+    arr = np.asarray(data, dtype=dtype)
+    if arr.shape != ref.shape[:3]:
+        raise ValueError(f"data of shape {arr.shape} does not fit the grid {ref.shape[:3]} of {reference}")
+    header = ref.header.copy()
+    header.set_data_dtype(dtype)
+    img = nib.Nifti1Image(arr, ref.affine, header=header)
+    img.header.set_slope_inter(1.0, 0.0)
+    with atomic_path(path) as tmp:
+        nib.save(img, str(tmp))
 
 
 def save_volume(data: np.ndarray, affine: np.ndarray, path: str | os.PathLike, dtype=None) -> None:

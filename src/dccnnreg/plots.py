@@ -115,3 +115,39 @@ def training_curve_png(metrics: pd.DataFrame, path, title: str) -> None:
     b.set_ylabel("validation Dice")
     fig.suptitle(title)
     _save(fig, path)
+
+
+def log_jacobian_png(mean: np.ndarray, sd: np.ndarray, path, title: str) -> None:
+    """Mid-slices of the cohort's mean log-Jacobian (blue: smaller than the atlas, red: larger) and its SD."""
+    fig, axes = _grid(2)
+    lim = max(float(np.abs(mean).max()), 1e-3)
+    for ax_row, vol, name, kw in ((axes[0], mean, "mean log det J", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
+                                  (axes[1], sd, "SD of log det J", {"cmap": "magma", "vmin": 0})):
+        for ax, sl in zip(ax_row, _mid_slices(vol)):
+            im = ax.imshow(np.rot90(sl), **kw)
+            ax.axis("off")
+        ax_row[0].set_title(name, loc="left")
+        fig.colorbar(im, ax=ax_row, shrink=0.8)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def qc_png(qc: pd.DataFrame, path, title: str) -> None:
+    """Similarity to the atlas and SDlogJ of each registered subject (flagged ones in red, labelled);
+    failed and excluded subjects are listed under the plot."""
+    ok = qc[qc["status"] == "ok"].sort_values("similarity")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, col, name in ((a, "similarity", "correlation with the atlas (brain)"), (b, "sdlogj", "SDlogJ")):
+        colours = np.where(ok["flagged"], "C3", "C0")
+        ax.scatter(np.arange(len(ok)), ok[col], c=colours, s=14)
+        for k, (_, r) in enumerate(ok.iterrows()):
+            if r["flagged"]:
+                ax.annotate(r["subject"], (k, r[col]), fontsize=7, color="C3")
+        ax.set_xlabel("subjects, by similarity")
+        ax.set_ylabel(name)
+    others = qc[qc["status"] != "ok"]
+    if len(others):
+        fig.text(0.01, -0.02, "not registered: " + ", ".join(f"{r.subject} ({r.status})" for r in others.itertuples()),
+                 fontsize=8, wrap=True)
+    fig.suptitle(title)
+    _save(fig, path)

@@ -8,14 +8,16 @@ results map back to native space with ``antsApplyTransforms -t [affine.mat,1]``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage
 
 from .data import normalize_intensity
-from .nifti import load_volume, save_volume
+from .nifti import InputError, atomic_path, check_same_grid, load_volume, save_volume
 from .world import affine_from_itk, itk_geometry
 
 
@@ -71,20 +73,44 @@ def make_atlas(template: dict, out: dict, shape, spacing: float) -> None:
     save_volume(lab.numpy().round().astype(np.int32), affine, out["labels"], np.int32)
 
 
-def affine_preprocess(image_path, labels_path, atlas_head_path, out: dict, n4: bool = True) -> None:
+def check_subject(image_path, labels_path=None) -> dict:
+    """Validate a subject's image (and label map, on the image's grid) before any work: a status dict
+    ``{"ok", "error", "shape", "spacing_mm"}``; only :class:`InputError` counts as bad input."""
+    try:
+        vol = load_volume(image_path)
+        if labels_path:
+            check_same_grid(vol, load_volume(labels_path, labels=True), image_path, labels_path)
+    except InputError as e:
+        return {"ok": False, "error": str(e), "shape": "", "spacing_mm": ""}
+    return {"ok": True, "error": "", "shape": "x".join(map(str, vol.data.shape)),
+            "spacing_mm": "x".join(f"{v:.4g}" for v in vol.spacing)}
+
+
+def check_subjects(dataset: str, files, out_path) -> pd.DataFrame:
+    """:func:`check_subject` for each ``(subject, image, labels)`` of ``files`` (empty labels: none); writes a
+    TSV (``subject``, ``ok``, ``error``, ``shape``, ``spacing_mm``) and logs each failure."""
+    rows = []
+    for subject, image, labels in files:
+        status = check_subject(image, labels or None)
+        if not status["ok"]:
+            logging.error("subject %s/%s is left out: %s", dataset, subject, status["error"])
+        rows.append({"subject": subject, **status})
+    table = pd.DataFrame(rows, columns=["subject", "ok", "error", "shape", "spacing_mm"])
+    with atomic_path(out_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    logging.info("%d of %d subjects passed their input checks", int(table["ok"].sum()), len(table))
+    return table
+
+
+def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True) -> None:
     """N4 bias correction, affine registration to the atlas head, resampling onto its grid.
 
-    Writes ``out['image']`` (float32), ``out['labels']`` (if ``labels_path``; generic-label
-    interpolation) and ``out['affine']`` (the ANTs ``.mat`` mapping atlas-grid points to native space).
-    Inputs are validated first; a bad file raises :class:`~dccnnreg.nifti.InputError` naming it.
+    Writes ``out['image']`` (float32) and ``out['affine']`` (the ANTs ``.mat`` mapping atlas-grid
+    points to native space). The image is validated first; a bad file raises
+    :class:`~dccnnreg.nifti.InputError` naming it.
     """
     ants = _ants()
     vol = load_volume(image_path)
-    lab = load_volume(labels_path, labels=True) if labels_path else None
-    if lab is not None:
-        from .nifti import check_same_grid
-
-        check_same_grid(vol, lab, image_path, labels_path)
     img = to_ants(vol.data - vol.data.min(), vol.affine)
     if n4:
         img = ants.n4_bias_field_correction(img, shrink_factor=2)
@@ -94,13 +120,21 @@ def affine_preprocess(image_path, labels_path, atlas_head_path, out: dict, n4: b
     mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
     Path(out["affine"]).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mat, out["affine"])
-    warped = ants.apply_transforms(fixed, img, [mat], interpolator="linear")
-    data, affine = from_ants(warped)
+    data, affine = from_ants(ants.apply_transforms(fixed, img, [mat], interpolator="linear"))
     save_volume(data, affine, out["image"], np.float32)
-    if lab is not None:
-        wl = ants.apply_transforms(fixed, to_ants(lab.data.astype(np.float32), lab.affine), [mat],
-                                   interpolator="genericLabel")
-        save_volume(wl.numpy().round().astype(np.int32), affine, out["labels"], np.int32)
+
+
+def labels_to_grid(labels_path, image_path, atlas_head_path, affine_mat, out_path) -> None:
+    """Carry a subject's label map (on its image's grid) onto the network grid through its preprocessing
+    affine, with generic-label interpolation."""
+    ants = _ants()
+    vol, lab = load_volume(image_path), load_volume(labels_path, labels=True)
+    check_same_grid(vol, lab, image_path, labels_path)
+    fixed = ants.image_read(str(atlas_head_path))
+    warped = ants.apply_transforms(fixed, to_ants(lab.data.astype(np.float32), lab.affine), [str(affine_mat)],
+                                   interpolator="genericLabel", whichtoinvert=[False])
+    data, affine = from_ants(warped)
+    save_volume(np.rint(data).astype(np.int32), affine, out_path, np.int32)
 
 
 def clean_mask(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Sample, check_common_grid, image_tensor
+from . import layout
+from .data import Sample, SubjectFiles, check_common_grid, image_tensor, load_sample
 from .device import autocast
 from .metrics import jacobian_det
 from .model import DCCNNLSTMReg
-from .nifti import atomic_path, save_volume
+from .native import AtlasSpace, write_subject_products
+from .nifti import atomic_path, save_volume, subject_errors
 from .synth import apply_field
 from .world import write_ants_field
 
@@ -47,15 +50,7 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
 
 def output_paths(prefix) -> dict[str, Path]:
     """Files written by :func:`write_registration` for ``prefix`` (e.g. ``out/sub-01``)."""
-    p = str(prefix)
-    return {
-        "warped": Path(f"{p}_warped.nii.gz"),
-        "warped_labels": Path(f"{p}_warped_labels.nii.gz"),
-        "forward": Path(f"{p}_fwd_warp.nii.gz"),
-        "inverse": Path(f"{p}_inv_warp.nii.gz"),
-        "jacobian": Path(f"{p}_jacobian.nii.gz"),
-        "timing": Path(f"{p}_time.json"),
-    }
+    return layout.files(prefix, layout.REGISTRATION)
 
 
 def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[str, Path]:
@@ -75,3 +70,29 @@ def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[st
     with atomic_path(paths["timing"]) as tmp:
         Path(tmp).write_text(json.dumps({"seconds": reg.seconds}))
     return paths
+
+
+def register_cohort(register, fixed_path, subjects: list[SubjectFiles], out_dir, dataset: str, what: str,
+                    atlas: AtlasSpace | None = None) -> float:
+    """Register each subject onto ``fixed_path`` with ``register(moving, fixed) -> Registration`` and write
+    its files into ``out_dir`` (with the subject-space products of :mod:`dccnnreg.native` when ``atlas``
+    is given and the subject has its native files). Logs progress; returns the wall time in seconds
+    including I/O."""
+    fixed = load_sample("atlas", fixed_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for k, s in enumerate(subjects, 1):
+        with subject_errors(dataset, s.name):
+            moving = load_sample(s.name, s.brain, s.labels)
+        reg = register(moving, fixed)
+        write_registration(reg, fixed.affine, out_dir / s.name)
+        if atlas is not None and s.native:
+            with subject_errors(dataset, s.name):
+                write_subject_products(reg, moving.image, atlas, fixed.affine, s.native, s.affine, out_dir / s.name)
+        logging.info("[%d/%d] %s: %s %.2f s", k, len(subjects), s.name, what, reg.seconds)
+    seconds = time.perf_counter() - start
+    if subjects:
+        logging.info("%d pairs in %.1f s including I/O (%.0f pairs/hour)", len(subjects), seconds,
+                     3600 * len(subjects) / seconds)
+    return seconds

@@ -1,15 +1,18 @@
 import functools
-import json
+import os
 
 import pandas as pd
 
-from dccnnreg.cohort import read_sheet
+from dccnnreg.cohort import excluded_ids, read_sheet
 from dccnnreg.networks import NETWORKS, settings_from_config
 from dccnnreg.split import assign_batch
+from snakemake.exceptions import IncompleteCheckpointException
 
-SHEET = read_sheet(config["subjects"], config["split"], config.get("qc_exclude", []))
-validate(SHEET.reset_index(drop=True), "../schemas/subjects.schema.yaml")
-DATASETS = sorted(SHEET["dataset"].unique())
+SHEET_ALL = read_sheet(config["subjects"], config["split"])
+validate(SHEET_ALL.reset_index(drop=True), "../schemas/subjects.schema.yaml")
+EXCLUDED = excluded_ids(SHEET_ALL, config.get("qc_exclude", []))
+SHEET = SHEET_ALL[~SHEET_ALL.index.isin(EXCLUDED)]
+DATASETS = sorted(SHEET_ALL["dataset"].unique())
 TEMPLATE = config["template"]
 
 wildcard_constraints:
@@ -21,8 +24,13 @@ def row(wc):
     return SHEET.loc[(wc.dataset, wc.subject)]
 
 
+def has_labels(dataset, subject):
+    """The one place that decides whether a subject has a label map: a non-empty `labels` cell."""
+    return SHEET.loc[(dataset, subject), "labels"] != ""
+
+
 def subjects(dataset, split=None, labelled=False):
-    """Subject ids of ``dataset`` (in ``split`` and with labels, if asked), sorted."""
+    """Subject ids of ``dataset`` (in ``split`` and with labels, if asked), sorted; qc_exclude'd ones left out."""
     df = SHEET[SHEET["dataset"] == dataset]
     if split:
         df = df[df["split"] == split]
@@ -31,25 +39,87 @@ def subjects(dataset, split=None, labelled=False):
     return sorted(df["subject"])
 
 
+def chunk_of(dataset, subject):
+    """The subject's chunk: the hash of its id into `register.batches` (stable as the cohort grows). Input
+    checks run per chunk, and a cohort method's registration batch is the chunk."""
+    return f"{assign_batch(dataset, subject, config['register']['batches']):03d}"
+
+
+@functools.cache
+def chunks(dataset):
+    """Chunk id -> the (not excluded) subjects in it."""
+    out = {}
+    for s in subjects(dataset):
+        out.setdefault(chunk_of(dataset, s), []).append(s)
+    return out
+
+
+def made_by_demo(path):
+    return "demo" in config and str(path).startswith("resources/demo/")
+
+
+def check_path(dataset, chunk):
+    return f"results/{dataset}/inputs/chunk-{chunk}.tsv"
+
+
+def check_paths(dataset, ids):
+    """The input-check tables covering ``ids``: a job that calls `passed` on them takes these as input
+    (wrapped in `ancient`, so a rewritten table reruns nothing) and is re-planned when they are written."""
+    return [ancient(check_path(dataset, c)) for c in sorted({chunk_of(dataset, s) for s in ids})]
+
+
+@functools.lru_cache(maxsize=None)
+def _check_table(path, mtime_ns):
+    table = pd.read_csv(path, sep="\t", dtype={"subject": str})
+    return dict(zip(table["subject"], table["ok"]))
+
+
+def findable(path):
+    return os.path.exists(path) or made_by_demo(path)
+
+
+def passed(dataset, subject):
+    """Whether the subject's input check passed. Until its chunk is checked, a subject whose files exist is
+    planned as passing (so a dry run shows the whole plan); jobs are re-planned when the check is written."""
+    try:
+        path = checkpoints.check_inputs.get(dataset=dataset, chunk=chunk_of(dataset, subject)).output[0]
+    except IncompleteCheckpointException:
+        return all(findable(f) for f in SHEET.loc[(dataset, subject), ["image", "labels"]] if f)
+    return bool(_check_table(path, os.stat(path).st_mtime_ns).get(subject, True))
+
+
+def passing(dataset, ids):
+    return [s for s in ids if passed(dataset, s)]
+
+
 def preproc(dataset, subject, kind):
     return f"results/{dataset}/preproc/{subject}_{kind}"
 
 
 ATLAS = {k: f"results/atlas/{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
+LABEL_NAMES = TEMPLATE.get("label_names") or []
 
 
 def train_inputs(wc):
     def files(split):
-        ids = subjects(wc.dataset, split)
+        ids = passing(wc.dataset, subjects(wc.dataset, split))
         return {
             f"{split}_images": [preproc(wc.dataset, s, "brain.nii.gz") for s in ids],
-            f"{split}_labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in ids],
+            f"{split}_labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in ids if has_labels(wc.dataset, s)],
         }
 
-    return {**files("train"), **files("val"), "atlas": ATLAS["brain"], "atlas_labels": ATLAS["labels"]}
+    checks = check_paths(wc.dataset, subjects(wc.dataset, "train") + subjects(wc.dataset, "val"))
+    return {**files("train"), **files("val"), "checks": checks, "atlas": ATLAS["brain"], "atlas_labels": ATLAS["labels"]}
 
 
-METHODS = config["methods"]
+def train_params(wc):
+    """Names of the train / val subjects that passed their checks, and those of them with labels."""
+    ids = {split: passing(wc.dataset, subjects(wc.dataset, split)) for split in ("train", "val")}
+    return {**ids, **{f"{split}_labelled": [s for s in v if has_labels(wc.dataset, s)] for split, v in ids.items()}}
+
+
+METHODS = config["methods"]  # the benchmark: compared on labelled test subjects
+COHORT_METHODS = config["register"]["methods"]  # register every subject of the cohort
 LEARNED = list(NETWORKS)  # trained by the `train` rule, registered in batches
 DEFORMABLE = [m for m in METHODS if m != "affine"]
 
@@ -62,22 +132,62 @@ def train_settings(wc):
     return settings_from_config(wc.method, config)[1]
 
 
+def registered(dataset, method):
+    """Subjects a method registers (before input checks): the whole cohort for `register.methods`,
+    the labelled test subjects for a method that is only benchmarked."""
+    return subjects(dataset) if method in COHORT_METHODS else subjects(dataset, "test", labelled=True)
+
+
 @functools.cache
-def register_batches(dataset):
-    """Batch id -> the labelled test subjects registered in one job (the model loaded once).
-    Membership hashes the subject id, so a new subject reruns only its own batch."""
+def register_batches(dataset, method):
+    """Batch id -> subjects registered in one job (the model loaded once): the subject's chunk, so a new
+    subject reruns only its own batch."""
     batches = {}
-    for s in subjects(dataset, "test", labelled=True):
-        batches.setdefault(f"{assign_batch(dataset, s, config['register']['batches']):03d}", []).append(s)
+    for s in registered(dataset, method):
+        batches.setdefault(chunk_of(dataset, s), []).append(s)
     return batches
+
+
+def batch_subjects(wc):
+    """The subjects of the job's batch (before input checks)."""
+    return register_batches(wc.dataset, wc.method)[wc.batch]
 
 
 def registration_dir(dataset, method, subject):
     """The folder holding ``subject``'s warps: one job per subject for SyN, per batch for networks."""
     if method == "syn":
         return f"results/{dataset}/syn/{subject}"
-    batch = next(b for b, ids in register_batches(dataset).items() if subject in ids)
+    batch = next(b for b, ids in register_batches(dataset, method).items() if subject in ids)
     return f"results/{dataset}/{method}/batch-{batch}"
+
+
+def registration_inputs(candidates, dataset, method):
+    """Input files of a registration job over the ``candidates`` that pass their checks (labels only for
+    labelled subjects; native image and affine for the subject-space products of cohort methods)."""
+    subject_ids = passing(dataset, candidates)
+    files = {
+        "checks": check_paths(dataset, candidates),
+        "moving": [preproc(dataset, s, "brain.nii.gz") for s in subject_ids],
+        "moving_labels": [preproc(dataset, s, "labels.nii.gz") for s in subject_ids if has_labels(dataset, s)],
+    }
+    if method in COHORT_METHODS:
+        files["native"] = [SHEET.loc[(dataset, s), "image"] for s in subject_ids]
+        files["affines"] = [preproc(dataset, s, "affine.mat") for s in subject_ids]
+    return files
+
+
+def registration_params(candidates, dataset):
+    subject_ids = passing(dataset, candidates)
+    return {"subjects": subject_ids, "labelled": [s for s in subject_ids if has_labels(dataset, s)]}
+
+
+def benchmark_subjects(wc):
+    """Labelled test subjects that passed their checks: the pairs scored against labels."""
+    return passing(wc.dataset, subjects(wc.dataset, "test", labelled=True))
+
+
+def benchmark_datasets():
+    return [d for d in DATASETS if subjects(d, "test", labelled=True)]
 
 
 def eval_inputs(wc):
@@ -87,5 +197,45 @@ def eval_inputs(wc):
     return {**common, "registration": registration_dir(wc.dataset, wc.method, wc.subject)}
 
 
-def test_subjects(wc):
-    return subjects(wc.dataset, "test", labelled=True)
+def cohort_inputs(wc):
+    ids = subjects(wc.dataset)
+    return {
+        "checks": [check_path(wc.dataset, c) for c in sorted(chunks(wc.dataset))],
+        "registrations": sorted({registration_dir(wc.dataset, wc.method, s) for s in passing(wc.dataset, ids)}),
+    }
+
+
+def benchmark_inputs(wc):
+    ids = benchmark_subjects(wc)
+    pairs = [(m, s) for m in METHODS for s in ids]
+    if not ids:
+        return {"checks": check_paths(wc.dataset, subjects(wc.dataset, "test", labelled=True))}
+    return {
+        "checks": check_paths(wc.dataset, subjects(wc.dataset, "test", labelled=True)),
+        "tables": [f"results/{wc.dataset}/eval/{m}/{s}_structures.tsv" for m, s in pairs],
+        "summaries": [f"results/{wc.dataset}/eval/{m}/{s}_summary.json" for m, s in pairs],
+        "examples": [registration_dir(wc.dataset, m, ids[0]) for m in DEFORMABLE],
+        "affine_example": preproc(wc.dataset, ids[0], "brain.nii.gz"),
+    }
+
+
+def chunk_files(wc):
+    """(subject, image, labels) of the chunk's subjects, as written in the sheet."""
+    return [(s, SHEET.loc[(wc.dataset, s), "image"], SHEET.loc[(wc.dataset, s), "labels"]) for s in chunks(wc.dataset)[wc.chunk]]
+
+
+def atlas_for_products(wc):
+    """Atlas files a registration job reads: the fixed brain and, for subject-space products, the
+    mask, the template's own labels and their names."""
+    return {"fixed": ATLAS["brain"], "mask": ATLAS["mask"], "template_labels": TEMPLATE["labels"],
+            "label_names": LABEL_NAMES}
+
+
+def final_outputs(wc):
+    """Every dataset's cohort tables and split; the benchmark report where labelled test subjects passed their checks."""
+    cohort = expand("results/{dataset}/cohort/{method}/qc.tsv", dataset=DATASETS, method=COHORT_METHODS)
+    cohort += expand("results/{dataset}/split.tsv", dataset=DATASETS)
+    checks = [f for d in benchmark_datasets() for f in check_paths(d, subjects(d, "test", labelled=True))]
+    benchmark = [f"results/{d}/report/summary.tsv" for d in benchmark_datasets()
+                 if passing(d, subjects(d, "test", labelled=True))]
+    return cohort + checks + benchmark

@@ -29,6 +29,7 @@ rule demo_subject:
     params:
         seed=lambda wc: config["demo"]["seed"] * 1000 + int("".join(c for c in wc.subject if c.isdigit()) or 0),
         spacing=config["demo"]["spacing_mm"],
+        bias=config["demo"].get("bias_field", 0.25),
     conda:
         "../../envs/dccnnreg.yaml"
     log:

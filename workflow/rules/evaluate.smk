@@ -1,3 +1,6 @@
+# The benchmark: every method in `methods` scored against labels on the labelled test subjects.
+
+
 rule evaluate:
     input:
         unpack(eval_inputs),
@@ -8,6 +11,9 @@ rule evaluate:
         labels=config["evaluation"]["labels"],
     wildcard_constraints:
         method="|".join(METHODS),
+    resources:
+        mem_mb=4000,
+        runtime=10,
     conda:
         "../../envs/dccnnreg.yaml"
     log:
@@ -18,40 +24,26 @@ rule evaluate:
 
 rule dataset_report:
     input:
-        tables=lambda wc: expand(
-            "results/{dataset}/eval/{method}/{subject}_structures.tsv",
-            dataset=wc.dataset, method=METHODS, subject=test_subjects(wc),
-        ),
-        summaries=lambda wc: expand(
-            "results/{dataset}/eval/{method}/{subject}_summary.json",
-            dataset=wc.dataset, method=METHODS, subject=test_subjects(wc),
-        ),
-        examples=lambda wc: [registration_dir(wc.dataset, m, test_subjects(wc)[0]) for m in DEFORMABLE],
-        affine_example=lambda wc: preproc(wc.dataset, test_subjects(wc)[0], "brain.nii.gz"),
+        unpack(benchmark_inputs),
         atlas_labels=ATLAS["labels"],
-        split="results/{dataset}/split.tsv",
-        label_names=TEMPLATE.get("label_names") or [],
+        label_names=LABEL_NAMES,
     output:
-        summary=report("results/{dataset}/report/summary.tsv", category="{dataset}", subcategory="Tables"),
-        per_structure=report(
-            "results/{dataset}/report/per_structure.tsv", category="{dataset}", subcategory="Tables"
-        ),
-        structure_dice=report(
-            "results/{dataset}/report/dice_by_structure.tsv", category="{dataset}", subcategory="Tables"
-        ),
-        boxplot=report(
-            "results/{dataset}/report/dice_boxplot.png", category="{dataset}", subcategory="Accuracy"
-        ),
-        jacobian=report(
-            "results/{dataset}/report/jacobian.png", category="{dataset}", subcategory="Deformation"
-        ),
-        overlay=report(
-            "results/{dataset}/report/overlay.png", category="{dataset}", subcategory="Deformation"
-        ),
+        summary=report("results/{dataset}/report/summary.tsv", caption="../report/summary.rst",
+                       category="{dataset}", subcategory="Benchmark"),
+        per_structure=report("results/{dataset}/report/per_structure.tsv", caption="../report/per_structure.rst",
+                             category="{dataset}", subcategory="Benchmark"),
+        structure_dice=report("results/{dataset}/report/dice_by_structure.tsv", caption="../report/dice_by_structure.rst",
+                              category="{dataset}", subcategory="Benchmark"),
+        boxplot=report("results/{dataset}/report/dice_boxplot.png", caption="../report/dice_boxplot.rst",
+                       category="{dataset}", subcategory="Benchmark"),
+        jacobian=report("results/{dataset}/report/jacobian.png", caption="../report/jacobian.rst",
+                        category="{dataset}", subcategory="Benchmark"),
+        overlay=report("results/{dataset}/report/overlay.png", caption="../report/overlay.rst",
+                       category="{dataset}", subcategory="Benchmark"),
     params:
         methods=METHODS,
         deformable=DEFORMABLE,
-        subjects=test_subjects,
+    localrule: True
     conda:
         "../../envs/dccnnreg.yaml"
     log:

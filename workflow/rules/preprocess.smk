@@ -18,14 +18,34 @@ rule atlas:
         "../scripts/atlas.py"
 
 
+checkpoint check_inputs:
+    input:
+        # files that exist or that the demo makes (a missing one is reported by the check, not the planner)
+        lambda wc: [f for _, *files in chunk_files(wc) for f in files if f and findable(f)],
+    output:
+        "results/{dataset}/inputs/chunk-{chunk}.tsv",
+    params:
+        files=chunk_files,
+    wildcard_constraints:
+        chunk=r"\d+",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/dccnnreg.yaml"
+    log:
+        "logs/{dataset}/check_inputs/chunk-{chunk}.log",
+    script:
+        "../scripts/check_inputs.py"
+
+
 rule affine:
     input:
         image=lambda wc: row(wc)["image"],
-        labels=lambda wc: row(wc)["labels"] or [],
         atlas_head=ATLAS["head"],
+        check=lambda wc: check_paths(wc.dataset, [wc.subject]),
     output:
         image="results/{dataset}/preproc/{subject}_affine.nii.gz",
-        labels="results/{dataset}/preproc/{subject}_labels.nii.gz",
         affine="results/{dataset}/preproc/{subject}_affine.mat",
     params:
         n4=config["preprocess"]["n4"],
@@ -41,6 +61,25 @@ rule affine:
         "benchmarks/{dataset}/affine/{subject}.tsv"
     script:
         "../scripts/affine.py"
+
+
+rule labels_to_grid:
+    input:
+        labels=lambda wc: row(wc)["labels"],
+        image=lambda wc: row(wc)["image"],
+        atlas_head=ATLAS["head"],
+        affine=rules.affine.output.affine,
+    output:
+        "results/{dataset}/preproc/{subject}_labels.nii.gz",
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/dccnnreg.yaml"
+    log:
+        "logs/{dataset}/labels_to_grid/{subject}.log",
+    script:
+        "../scripts/labels_to_grid.py"
 
 
 rule skull_strip:
@@ -71,6 +110,10 @@ rule skull_strip:
         "benchmarks/{dataset}/skull_strip/{subject}.tsv"
     script:
         "../scripts/skull_strip.py"
+
+
+localrules:
+    split,
 
 
 rule split:

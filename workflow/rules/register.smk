@@ -1,14 +1,13 @@
 rule register:
     input:
+        unpack(atlas_for_products),
+        unpack(lambda wc: registration_inputs(batch_subjects(wc), wc.dataset, wc.method)),
         model=rules.train.output.model,
-        fixed=ATLAS["brain"],
-        moving=lambda wc: [preproc(wc.dataset, s, "brain.nii.gz") for s in register_batches(wc.dataset)[wc.batch]],
-        moving_labels=lambda wc: [preproc(wc.dataset, s, "labels.nii.gz") for s in register_batches(wc.dataset)[wc.batch]],
     output:
         directory("results/{dataset}/{method}/batch-{batch}"),
     params:
         precision=config["register"]["precision"],
-        subjects=lambda wc: register_batches(wc.dataset)[wc.batch],
+        ids=lambda wc: registration_params(batch_subjects(wc), wc.dataset),
     wildcard_constraints:
         method="|".join(LEARNED),
         batch=r"\d+",
@@ -29,14 +28,14 @@ rule register:
 
 rule register_syn:
     input:
-        fixed=ATLAS["brain"],
-        moving=lambda wc: preproc(wc.dataset, wc.subject, "brain.nii.gz"),
-        moving_labels=lambda wc: preproc(wc.dataset, wc.subject, "labels.nii.gz"),
+        unpack(atlas_for_products),
+        unpack(lambda wc: registration_inputs([wc.subject], wc.dataset, "syn")),
     output:
         directory("results/{dataset}/syn/{subject}"),
     params:
         preset=config["syn"]["preset"],
         seed=config["syn"]["seed"],
+        ids=lambda wc: registration_params([wc.subject], wc.dataset),
     threads: 2
     resources:
         mem_mb=8000,

@@ -14,9 +14,8 @@ rule train:
         method="{method}",
         model=network_settings,
         train=train_settings,
-        train_ids=lambda wc: subjects(wc.dataset, "train"),
-        val_ids=lambda wc: subjects(wc.dataset, "val"),
-        has_labels=lambda wc: all(SHEET.loc[(wc.dataset, s), "labels"] for s in subjects(wc.dataset, "train")),
+        ids=train_params,
+        title=lambda wc: f"{wc.dataset}: training {wc.method}",
     wildcard_constraints:
         method="|".join(LEARNED),
     threads: 2

@@ -1,4 +1,6 @@
-from dccnnreg.workflow import run_dataset_report, start_log
+from dccnnreg.workflow import benchmark_report, start_log
 
 start_log(snakemake.log[0])
-run_dataset_report(snakemake)
+i, p = snakemake.input, snakemake.params
+benchmark_report(list(i.summaries), list(i.tables), p.methods, dict(zip(p.deformable, i.examples)), i.affine_example,
+                 i.atlas_labels, i.label_names or None, snakemake.wildcards.dataset, dict(snakemake.output))

@@ -1,4 +1,14 @@
-from dccnnreg.workflow import run_training, start_log
+from pathlib import Path
+
+from dccnnreg.data import subject_files
+from dccnnreg.workflow import start_log, train_job
 
 start_log(snakemake.log[0], snakemake.threads)
-run_training(snakemake)
+i, p = snakemake.input, snakemake.params
+ids = p.ids
+train_job(
+    p.method, p.model, p.train,
+    subject_files(ids["train"], i.train_images, ids["train_labelled"], i.train_labels),
+    subject_files(ids["val"], i.val_images, ids["val_labelled"], i.val_labels),
+    (i.atlas, i.atlas_labels), Path(snakemake.output.model).parent, snakemake.log[0], snakemake.output.curve, p.title,
+)
