@@ -97,3 +97,11 @@ def test_streamed_mean_and_sd_match_numpy(rng):
     mean, sd = mean_and_sd(iter(vols))
     assert np.allclose(mean, np.mean(vols, axis=0), atol=1e-6)
     assert np.allclose(sd, np.std(vols, axis=0, ddof=1), atol=1e-6)
+
+
+def test_too_few_subjects_give_no_z_scores_but_folding_still_flags():
+    qc = pd.DataFrame({"subject": ["a", "b", "c"], "status": ["ok"] * 3, "similarity": [0.9, 0.91, 0.2],
+                       "sdlogj": [0.1, 0.1, 0.1], "folding_pct": [0.0, 0.0, 2.0], "affine_determinant": [1.0] * 3})
+    flagged = flag_outliers(qc).set_index("subject")
+    assert flagged["z_similarity"].isna().all()
+    assert flagged["flagged"].tolist() == [False, False, True] and "folding" in flagged.loc["c", "flag_reason"]

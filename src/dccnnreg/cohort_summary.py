@@ -20,6 +20,7 @@ from .register import output_paths
 
 OUTLIER_Z = 3.5  # robust z-score beyond which a subject is flagged (Iglewicz and Hoaglin)
 MAX_FOLDING_PCT = 0.1  # a diffeomorphic registration should fold nowhere
+MIN_SUBJECTS_FOR_Z = 5  # fewer registered subjects give no robust spread: z-scores stay empty
 QC_COLUMNS = ["similarity", "similarity_affine", "folding_pct", "sdlogj", "affine_determinant", "seconds"]
 
 
@@ -34,14 +35,15 @@ def robust_z(x) -> np.ndarray:
 
 
 def flag_outliers(qc: pd.DataFrame, z: float = OUTLIER_Z) -> pd.DataFrame:
-    """Add robust z-scores over the registered subjects and a ``flagged`` column with the reasons:
-    low similarity to the atlas, rough (high SDlogJ) or folding deformations, an unusual affine scale."""
+    """Add robust z-scores over the registered subjects (at least :data:`MIN_SUBJECTS_FOR_Z`) and a
+    ``flagged`` column with the reasons: low similarity to the atlas, rough (high SDlogJ) or folding
+    deformations, an unusual affine scale."""
     qc = qc.copy()
     ok = qc["status"] == "ok"
     qc["z_similarity"] = np.nan
     qc["z_sdlogj"] = np.nan
     qc["z_log_affine_scale"] = np.nan
-    if ok.any():
+    if ok.sum() >= MIN_SUBJECTS_FOR_Z:
         qc.loc[ok, "z_similarity"] = robust_z(qc.loc[ok, "similarity"])
         qc.loc[ok, "z_sdlogj"] = robust_z(qc.loc[ok, "sdlogj"])
         qc.loc[ok, "z_log_affine_scale"] = robust_z(np.log(qc.loc[ok, "affine_determinant"].abs()))

@@ -137,6 +137,7 @@ def qc_png(qc: pd.DataFrame, path, title: str) -> None:
     failed and excluded subjects are listed under the plot."""
     ok = qc[qc["status"] == "ok"].sort_values("similarity")
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig.subplots_adjust(wspace=0.3)
     for ax, col, name in ((a, "similarity", "correlation with the atlas (brain)"), (b, "sdlogj", "SDlogJ")):
         colours = np.where(ok["flagged"], "C3", "C0")
         ax.scatter(np.arange(len(ok)), ok[col], c=colours, s=14)
