@@ -94,3 +94,28 @@ def test_jacobian_of_identity_and_scaling():
 def test_warp_rejects_mismatched_grids():
     with pytest.raises(ValueError, match="differs"):
         warp(torch.zeros(1, 1, 4, 4, 4), torch.zeros(1, 3, 5, 4, 4))
+
+
+@pytest.mark.parametrize("shift", [(0, 0, 0), (2, -1, 3)])
+def test_generic_label_warp_is_exact_for_integer_translations(shift):
+    labels = torch.zeros(1, 1, 12, 11, 10, dtype=torch.int32)
+    labels[0, 0, 3:7, 2:6, 4:8] = 5
+    labels[0, 0, 6:9, 5:9, 2:5] = 2
+    u = torch.zeros(1, 3, 12, 11, 10)
+    for c, s in enumerate(shift):
+        u[:, c] = s
+    out = warp_labels(labels, u, mode="generic")
+    assert out.dtype == labels.dtype and torch.equal(out, warp_labels(labels, u))
+
+
+def test_generic_label_warp_keeps_label_values_and_fills_outside_with_background():
+    labels = torch.zeros(1, 1, 10, 10, 10, dtype=torch.int64)
+    labels[0, 0, 2:8, 2:8, 2:8] = 3
+    labels[0, 0, 4:6, 4:6, 4:6] = 9
+    u = torch.full((1, 3, 10, 10, 10), 0.4)
+    u[:, 0] = 6.5  # samples past the end of axis 0 for i >= 3
+    out = warp_labels(labels, u, mode="generic")
+    assert set(out.unique().tolist()) <= {0, 3, 9}
+    assert (out[0, 0, 4:] == 0).all()
+    with pytest.raises(ValueError, match="nearest' or 'generic"):
+        warp_labels(labels, u, mode="linear")

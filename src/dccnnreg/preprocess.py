@@ -40,13 +40,18 @@ def from_ants(img) -> tuple[np.ndarray, np.ndarray]:
 
 
 def network_grid_affine(mask_data: np.ndarray, mask_affine: np.ndarray, shape, spacing: float) -> np.ndarray:
-    """Affine of a ``shape`` grid of ``spacing`` mm, axes along the template's, centred on the mask centroid."""
+    """Affine of a ``shape`` grid of ``spacing`` mm, axes along the template's, centred on the mask centroid.
+
+    The first grid point sits on a voxel centre of the template, so a grid at the template's spacing
+    copies the template (its labels above all) without interpolation."""
     centroid_vox = np.array(ndimage.center_of_mass(mask_data > 0))
     centre = mask_affine[:3, :3] @ centroid_vox + mask_affine[:3, 3]
     axes = mask_affine[:3, :3] / np.sqrt((mask_affine[:3, :3] ** 2).sum(axis=0))
     affine = np.eye(4)
     affine[:3, :3] = axes * spacing
-    affine[:3, 3] = centre - affine[:3, :3] @ ((np.asarray(shape) - 1) / 2)
+    corner = centre - affine[:3, :3] @ ((np.asarray(shape) - 1) / 2)
+    corner_vox = np.linalg.solve(mask_affine[:3, :3], corner - mask_affine[:3, 3])
+    affine[:3, 3] = mask_affine[:3, :3] @ np.round(corner_vox) + mask_affine[:3, 3]
     return affine
 
 

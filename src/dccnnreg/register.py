@@ -44,7 +44,7 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    warped, warped_labels = apply_field(moving.image, moving.labels, fwd)
+    warped, warped_labels = apply_field(moving.image, moving.labels, fwd, label_mode="generic")
     return Registration(fwd, inv, warped, warped_labels, jacobian_det(fwd).astype(np.float32), seconds)
 
 

@@ -52,13 +52,28 @@ def warp(image: Tensor, u: Tensor, mode: str = "bilinear", padding_mode: str = "
     return F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
 
 
-def warp_labels(labels: Tensor, u: Tensor) -> Tensor:
-    """Warp an integer label map ``(B, 1, D, H, W)`` with nearest-neighbour sampling; returns the input dtype.
+def warp_labels(labels: Tensor, u: Tensor, mode: str = "nearest") -> Tensor:
+    """Warp an integer label map ``(B, 1, D, H, W)``; returns the input dtype. Never mixes label values.
 
-    Outside the image the label is background (0). Never interpolates between label values.
+    ``mode='nearest'``: nearest-neighbour sampling. ``mode='generic'``: each label's indicator is
+    interpolated trilinearly and every voxel takes the label of the largest one (ANTs' ``genericLabel``
+    idea: boundaries move smoothly, so less is lost at coarse voxels), one label at a time. Outside the
+    image the label is background (0).
     """
-    warped = warp(labels.to(u.dtype), u, mode="nearest", padding_mode="zeros")
-    return warped.round().to(labels.dtype)
+    if mode == "nearest":
+        return warp(labels.to(u.dtype), u, mode="nearest", padding_mode="zeros").round().to(labels.dtype)
+    if mode != "generic":
+        raise ValueError(f"label interpolation must be 'nearest' or 'generic', got {mode!r}")
+    best = 1.0 - warp((labels != 0).to(u.dtype), u)  # background, 1 outside the image
+    out = torch.zeros_like(labels)
+    for k in torch.unique(labels):
+        if k == 0:
+            continue
+        p = warp((labels == k).to(u.dtype), u)
+        better = p > best
+        out[better] = k
+        best = torch.where(better, p, best)
+    return out
 
 
 def compose(u: Tensor, v: Tensor) -> Tensor:

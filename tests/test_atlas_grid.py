@@ -1,0 +1,42 @@
+"""The network grid sits on the template's voxel lattice: at the template's spacing the atlas is a copy."""
+
+import numpy as np
+import pytest
+
+from dccnnreg.nifti import load_volume, save_volume
+from dccnnreg.preprocess import make_atlas, network_grid_affine
+
+pytest.importorskip("ants")
+
+
+def test_grid_points_fall_on_template_voxel_centres(rng):
+    affine = np.array([[-3.0, 0, 0, 90.3], [0, 3.0, 0, -120.7], [0, 0, 3.0, -70.1], [0, 0, 0, 1]])
+    mask = np.zeros((30, 34, 28), bool)
+    mask[5:23, 7:29, 4:21] = True
+    grid = network_grid_affine(mask, affine, (16, 20, 14), 3.0)
+    corner_vox = np.linalg.solve(affine[:3, :3], grid[:3, 3] - affine[:3, 3])
+    assert np.allclose(corner_vox, np.round(corner_vox))
+    assert np.allclose(grid[:3, :3], affine[:3, :3])
+    centre = grid[:3, :3] @ ((np.array([16, 20, 14]) - 1) / 2) + grid[:3, 3]
+    centroid = affine[:3, :3] @ np.array([13.5, 17.5, 12.0]) + affine[:3, 3]
+    assert np.abs(centre - centroid).max() <= 3.0  # centred on the brain to within a voxel
+
+
+def test_atlas_labels_at_the_template_spacing_are_copied_exactly(tmp_path, rng):
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    affine[:3, 3] = [-40.2, -55.9, -31.4]
+    shape = (26, 30, 24)
+    labels = rng.integers(0, 40, size=shape).astype(np.int32)
+    mask = np.zeros(shape, np.uint8)
+    mask[4:22, 5:25, 3:20] = 1
+    head = rng.random(shape).astype(np.float32) + 0.1
+    paths = {k: tmp_path / f"{k}.nii.gz" for k in ("head", "brain_mask", "labels")}
+    save_volume(head, affine, paths["head"], np.float32)
+    save_volume(mask, affine, paths["brain_mask"], np.uint8)
+    save_volume(labels, affine, paths["labels"], np.int32)
+    out = {k: tmp_path / f"atlas_{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
+    make_atlas(paths, out, (16, 18, 14), 3.0)
+    atlas = load_volume(out["labels"], labels=True)
+    start = np.rint(np.linalg.solve(affine[:3, :3], atlas.affine[:3, 3] - affine[:3, 3])).astype(int)
+    block = labels[start[0]:start[0] + 16, start[1]:start[1] + 18, start[2]:start[2] + 14]
+    assert np.array_equal(atlas.data, block)
