@@ -46,7 +46,8 @@ def test_every_real_subject_is_registered_without_folding(real_cohort):
     qc = pd.read_csv(real_cohort / "results/oasis/cohort/dccnn_lstm/qc.tsv", sep="\t")
     assert list(qc["subject"]) == list(UNLABELLED) and (qc["status"] == "ok").all()
     assert (qc["folding_pct"] == 0).all()
-    assert (qc["similarity_affine"] > 0.5).all()  # the affine stage aligned real, unaligned-intensity brains
+    assert (qc["similarity_affine"] > 0.4).all()  # real brains of different people, 6 mm, after the affine stage
+    assert (qc["similarity"] > qc["similarity_affine"]).all()  # a few training steps already move them closer
     assert not (real_cohort / "results/oasis/report").exists()  # nothing labelled to benchmark
 
 
