@@ -21,6 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
@@ -122,7 +123,7 @@ def write_subject_products(reg, moving_brain: np.ndarray, atlas: AtlasSpace, gri
     native = apply_chain(native_image, atlas.labels_path, paths, ATLAS_TO_NATIVE, "genericLabel")
     native = np.rint(native).astype(np.int32)
     save_like(native, native_image, paths["native_labels"], np.int32)
-    volumes = regional_volumes(native, load_volume(native_image).affine, atlas.label_set, atlas.names)
+    volumes = regional_volumes(native, nib.load(str(native_image)).affine, atlas.label_set, atlas.names)  # header only
     with atomic_path(paths["volumes"]) as tmp:
         volumes.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     save_volume(log_jacobian(reg.jacobian), grid_affine, paths["log_jacobian"], np.float32)
