@@ -62,10 +62,15 @@ def folding_percent(jac: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(100.0 * np.mean(j <= 0))
 
 
+def log_jacobian(jac: np.ndarray, floor: float = 1e-9) -> np.ndarray:
+    """``log(det J)`` with determinants clipped below at ``floor`` (folded voxels have no logarithm): same shape."""
+    return np.log(np.clip(jac, floor, None))
+
+
 def sdlogj(jac: np.ndarray, mask: np.ndarray | None = None, floor: float = 1e-9) -> float:
-    """Standard deviation of ``log(det J)`` (determinants clipped below at ``floor``), within ``mask``."""
+    """Standard deviation of :func:`log_jacobian` (floor ``floor``) within ``mask``."""
     j = jac if mask is None else jac[mask.astype(bool)]
-    return float(np.std(np.log(np.clip(j, floor, None))))
+    return float(np.std(log_jacobian(j, floor)))
 
 
 def inverse_consistency_mm(u: np.ndarray, u_inv: np.ndarray, affine: np.ndarray, mask=None) -> float:

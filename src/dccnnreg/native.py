@@ -27,13 +27,13 @@ import pandas as pd
 
 from . import layout
 from .labels import label_name, read_label_names
-from .metrics import folding_percent, sdlogj
+from .metrics import folding_percent, log_jacobian, sdlogj
 from .nifti import atomic_path, load_volume, save_like, save_volume
 
 # (file kind, invert) in ants.apply_transforms order; kinds name the files of :func:`subject_paths`.
 NATIVE_TO_ATLAS = (("forward", False), ("affine", False))
 ATLAS_TO_NATIVE = (("affine", True), ("inverse", False))
-LOG_JACOBIAN_FLOOR = 1e-6
+LOG_JACOBIAN_FLOOR = 1e-6  # the map's floor: log 1e-6 = -13.8 marks folded voxels without swamping means
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,6 @@ def regional_volumes(labels: np.ndarray, affine: np.ndarray, label_set, names: d
     })
 
 
-def log_jacobian(jac: np.ndarray, floor: float = LOG_JACOBIAN_FLOOR) -> np.ndarray:
-    """``log(det J)``, determinants clipped below at ``floor`` (folded voxels have none): same shape, float32."""
-    return np.log(np.clip(jac, floor, None)).astype(np.float32)
-
-
 def correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """Pearson correlation of two images within ``mask`` (the similarity used for QC)."""
     x, y = a[mask].astype(np.float64), b[mask].astype(np.float64)
@@ -126,7 +121,7 @@ def write_subject_products(reg, moving_brain: np.ndarray, atlas: AtlasSpace, gri
     volumes = regional_volumes(native, nib.load(str(native_image)).affine, atlas.label_set, atlas.names)  # header only
     with atomic_path(paths["volumes"]) as tmp:
         volumes.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    save_volume(log_jacobian(reg.jacobian), grid_affine, paths["log_jacobian"], np.float32)
+    save_volume(log_jacobian(reg.jacobian, LOG_JACOBIAN_FLOOR), grid_affine, paths["log_jacobian"], np.float32)
     qc = {
         "similarity": correlation(reg.warped, atlas.brain, atlas.mask),
         "similarity_affine": correlation(moving_brain, atlas.brain, atlas.mask),
