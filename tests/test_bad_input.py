@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from dccnnreg.cohort import read_sheet
+from dccnnreg.cohort import COLUMNS, cohort_sheet, read_sheet
 from dccnnreg.data import load_sample
 from dccnnreg.nifti import InputError, load_volume
-from tiny_study import smk
+from tiny_study import demo_files, planned, sheet_config, smk
 
 SPLIT = {"train": 0.6, "val": 0.2, "salt": "x"}
 
@@ -122,33 +122,38 @@ def test_sheet_exclusion_and_explicit_split(tmp_path):
     assert df.loc[("A", "s1"), "image"] == "a b.nii"
 
 
-def test_a_bad_subject_stops_only_itself_and_is_listed_as_failed(study, tmp_path):
+def test_a_bad_subject_stops_only_itself_and_is_listed_as_failed(study, tmp_path, monkeypatch):
     wd = tmp_path / "study"
     shutil.copytree(study, wd, symlinks=True)
+    monkeypatch.chdir(wd)  # the sheet names the study's files as its BIDS discovery did (relative paths)
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    cohort_sheet(cfg)[COLUMNS].to_csv(wd / "config/subjects.tsv", sep="\t", index=False)
+    cfg = sheet_config(cfg)
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
     scans = wd / "scans with spaces"
     scans.mkdir()
-    demo = wd / "resources/demo/subjects"
-    shutil.copy(demo / "sub-05_T1w.nii.gz", scans / "spaced T1w.nii.gz")
-    shutil.copy(demo / "sub-05_labels.nii.gz", scans / "spaced labels.nii.gz")
-    raw = (demo / "sub-04_T1w.nii.gz").read_bytes()
+    spaced, spaced_labels = demo_files(wd, "05")
+    shutil.copy(spaced, scans / "spaced T1w.nii.gz")
+    shutil.copy(spaced_labels, scans / "spaced labels.nii.gz")
+    image4, labels4 = demo_files(wd, "04")
+    raw = image4.read_bytes()
     (scans / "bad T1w.nii.gz").write_bytes(raw[: len(raw) // 3])
     with open(wd / "config/subjects.tsv", "a") as f:
-        f.write(f"demo\tsub-spaced\t{scans}/spaced T1w.nii.gz\t{scans}/spaced labels.nii.gz\ttest\n")
-        f.write(f"demo\tsub-bad\t{scans}/bad T1w.nii.gz\t{demo}/sub-04_labels.nii.gz\ttest\n")
-        f.write(f"demo\tsub-gone\t{scans}/no such T1w.nii.gz\t\ttest\n")
-
+        f.write(f"demo\tsub-spaced\tsub-spaced\t{scans}/spaced T1w.nii.gz\t{scans}/spaced labels.nii.gz\ttest\n")
+        f.write(f"demo\tsub-bad\tsub-bad\t{scans}/bad T1w.nii.gz\t{labels4}\ttest\n")
+        f.write(f"demo\tsub-gone\tsub-gone\t{scans}/no such T1w.nii.gz\t\ttest\n")
+    assert not {"atlas", "train"} & set(planned(wd))  # from BIDS to a sheet of the same files: work kept
     smk(wd)  # the run succeeds: bad input stops only its own subject
     qc = pd.read_csv(wd / "results/demo/cohort/dccnn_lstm/qc.tsv", sep="\t", keep_default_na=False).set_index("subject")
     assert qc.loc["sub-bad", "status"] == "failed" and "bad T1w.nii.gz: unreadable or truncated" in qc.loc["sub-bad", "error"]
     assert qc.loc["sub-gone", "status"] == "failed" and "no such T1w.nii.gz: file not found" in qc.loc["sub-gone", "error"]
-    assert (qc.drop(["sub-bad", "sub-gone"])["status"] == "ok").all() and len(qc) == 8
+    assert (qc.drop(["sub-bad", "sub-gone"])["status"] == "ok").all() and len(qc) == 9
     volumes = pd.read_csv(wd / "results/demo/cohort/dccnn_lstm/volumes.tsv", sep="\t").set_index("subject")
     assert volumes.loc["sub-bad", "status"] == "failed" and volumes.loc["sub-bad"].drop("status").isna().all()
     assert not (wd / "results/demo/preproc/sub-bad_affine.nii.gz").exists()
     summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t").set_index("method")
     assert summary.loc["dccnn_lstm", "pairs"] == 2  # sub-05 and sub-spaced
 
-    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
     cfg["qc_exclude"] = ["demo/sub-bad", "sub-gone"]
     (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
     smk(wd)

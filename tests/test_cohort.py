@@ -16,7 +16,9 @@ from dccnnreg.nifti import load_volume
 from dccnnreg.preprocess import labels_to_grid
 from dccnnreg.synth import apply_field
 from dccnnreg.world import read_ants_field
-from tiny_study import ROOT, built_study, make_unlabelled_study, planned, smk, unlabelled_sheet
+from dccnnreg.split import assign_batch
+from tiny_study import (ROOT, built_study, copy_study, demo_files, make_unlabelled_study, mtimes, planned, rewritten,
+                        smk, unlabelled_sheet)
 
 SUBJECTS = ["sub-01", "sub-02", "sub-03", "sub-04"]
 
@@ -65,8 +67,7 @@ def dice_gap(wd, subject) -> float:
     mean Dice of the same registration in atlas space (own labels through the affine and forward field, as
     the workflow warps a labelled subject's labels)."""
     p = products(wd, subject)
-    image = wd / f"resources/demo/subjects/{subject}_T1w.nii.gz"
-    own_path = wd / f"resources/demo/subjects/{subject}_labels.nii.gz"  # the demo subject's true labels
+    image, own_path = demo_files(wd, subject[4:])  # own_path: the demo subject's true labels
     native_dice = dice_per_label(load_volume(p["native_labels"], labels=True).data, load_volume(own_path, labels=True).data)
     grid_labels = wd / f"{subject}_own_labels_on_grid.nii.gz"
     labels_to_grid(own_path, image, wd / "results/atlas/head.nii.gz", p["affine"], grid_labels)
@@ -80,7 +81,7 @@ def dice_gap(wd, subject) -> float:
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_native_atlas_labels_lie_on_the_original_grid(cohort, subject):
     native = nib.load(products(cohort, subject)["native_labels"])
-    original = nib.load(cohort / f"resources/demo/subjects/{subject}_T1w.nii.gz")
+    original = nib.load(demo_files(cohort, subject[4:])[0])
     assert native.shape == original.shape and np.array_equal(native.affine, original.affine)
     assert np.issubdtype(native.get_data_dtype(), np.integer)
 
@@ -93,7 +94,7 @@ def test_native_space_overlap_agrees_with_atlas_space_overlap(cohort):
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_ants_applies_the_native_to_atlas_chain_to_the_original_image(cohort, subject):
     p = products(cohort, subject)
-    image = cohort / f"resources/demo/subjects/{subject}_T1w.nii.gz"
+    image = demo_files(cohort, subject[4:])[0]
     by_ants = apply_chain(cohort / "results/atlas/brain.nii.gz", image, p, NATIVE_TO_ATLAS, "linear")
     warped = load_volume(p["forward"].parent / f"{subject}_warped.nii.gz").data
     # inside the subject's brain in atlas space, away from the edge that skull stripping cuts
@@ -102,15 +103,22 @@ def test_ants_applies_the_native_to_atlas_chain_to_the_original_image(cohort, su
     assert np.corrcoef(warped[inside], by_ants[inside])[0, 1] > 0.99
 
 
-def test_a_new_unlabelled_subject_plans_its_own_jobs_its_batch_and_the_cohort_tables(cohort):
-    (cohort / "config/subjects.tsv").write_text(unlabelled_sheet([*SUBJECTS, "sub-05"]))
-    try:
-        jobs = planned(cohort)
-    finally:
-        (cohort / "config/subjects.tsv").write_text(unlabelled_sheet())
-    assert jobs == {"demo_subject": 1, "check_inputs": 1, "affine": 1, "skull_strip": 1, "register": 1,
-                    "split": 1, "cohort_tables": 1, "all": 1}, jobs
-    assert planned(cohort) == {}
+def test_a_new_unlabelled_subject_runs_its_own_jobs_its_batch_and_the_cohort_tables(cohort, tmp_path):
+    wd = copy_study(cohort, tmp_path / "grown")
+    (wd / "config/subjects.tsv").write_text(unlabelled_sheet(["01", "02", "03", "04", "05"]))
+    before = mtimes(wd)
+    smk(wd)
+    new = rewritten(before, mtimes(wd))
+    (batch,) = {p.split("/")[3] for p in new if p.startswith("results/demo/dccnn_lstm/batch-")}
+    batches = yaml.safe_load((wd / "config/config.yaml").read_text())["register"]["batches"]
+    assert batch == f"batch-{assign_batch('demo', 'sub-05', batches):03d}"
+    assert {f"results/demo/preproc/sub-05_{k}" for k in ("affine.nii.gz", "affine.mat", "brain.nii.gz")} <= new
+    assert f"results/demo/dccnn_lstm/{batch}/sub-05_native_labels.nii.gz" in new
+    assert not {p for p in new if p.startswith(("results/atlas/", "results/demo/dccnn_lstm/model/"))}
+    assert not {p for p in new if p.startswith("results/demo/preproc/") and "sub-05" not in p}
+    qc = pd.read_csv(wd / "results/demo/cohort/dccnn_lstm/qc.tsv", sep="\t")
+    assert list(qc["subject"]) == ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"] and (qc["status"] == "ok").all()
+    assert planned(wd) == {}
 
 
 def test_a_user_config_owes_nothing_to_the_demo(cohort, tmp_path):
@@ -123,7 +131,7 @@ def test_a_user_config_owes_nothing_to_the_demo(cohort, tmp_path):
     scans = wd / "scans"
     scans.mkdir()
     for s in SUBJECTS:
-        shutil.copy(cohort / f"resources/demo/subjects/{s}_T1w.nii.gz", scans / f"{s}_T1w.nii.gz")
+        shutil.copy(demo_files(cohort, s[4:])[0], scans / f"{s}_T1w.nii.gz")
     (wd / "sheet.tsv").write_text("dataset\tsubject\timage\n" + "".join(f"study\t{s}\tscans/{s}_T1w.nii.gz\n" for s in SUBJECTS))
     user = {"subjects": "sheet.tsv", "template": {k: f"tpl/{k}.nii.gz" for k in ("head", "brain_mask", "labels")},
             "grid": {"shape": [48, 64, 56], "spacing_mm": 3.0}}
@@ -131,8 +139,7 @@ def test_a_user_config_owes_nothing_to_the_demo(cohort, tmp_path):
     mine = str(wd / "mine.yaml")
     out = smk(wd, "-n", "--configfile", mine, "--printshellcmds")
     jobs = planned(wd, "--configfile", mine)
-    assert "demo_template" not in jobs and "demo_subject" not in jobs
     assert jobs["check_inputs"] >= 1 and jobs["cohort_tables"] == 1
     assert "resources/demo" not in out.stdout + out.stderr
     bare = smk(wd, "-n", check=False)  # the default config alone names no cohort
-    assert bare.returncode != 0 and "config/demo.yaml" in bare.stdout + bare.stderr
+    assert bare.returncode != 0 and "dccnnreg demo && snakemake" in bare.stdout + bare.stderr

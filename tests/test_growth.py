@@ -4,7 +4,7 @@ import yaml
 
 from dccnnreg.cohort import read_sheet
 from dccnnreg.split import assign_batch, assign_split
-from tiny_study import planned, sheet
+from tiny_study import PARTICIPANTS, copy_study, mtimes, planned, rewritten, smk, write_demo_data
 
 
 def test_split_is_stable_under_growth_and_follows_fractions():
@@ -42,18 +42,22 @@ def test_existing_subjects_keep_their_split_when_the_sheet_grows(tmp_path):
     assert (grown.loc[small.index, "split"] == small["split"]).all()
 
 
-def test_a_new_test_subject_reruns_only_its_own_stages(study):
-    (study / "config/subjects.tsv").write_text(sheet(extra=["sub-09"]))
-    try:
-        jobs = planned(study)
-    finally:
-        (study / "config/subjects.tsv").write_text(sheet())
-    for rule in ("demo_subject", "check_inputs", "affine", "labels_to_grid", "skull_strip", "register_syn",
-                 "split", "cohort_tables", "dataset_report"):
-        assert jobs.get(rule) == 1, (rule, jobs)
-    assert jobs.get("register") == 2  # per learned method, the one batch sub-09 hashes into
-    batches = yaml.safe_load((study / "config/config.yaml").read_text())["register"]["batches"]
+def test_a_new_test_subject_reruns_only_its_own_stages(study, tmp_path):
+    wd = copy_study(study, tmp_path / "grown")
+    write_demo_data(wd, 6.0, {**PARTICIPANTS, "09": ("test", 0)})  # a new participant in the BIDS dataset
+    before = mtimes(wd)
+    smk(wd)
+    new = rewritten(before, mtimes(wd))
+    batches = yaml.safe_load((wd / "config/config.yaml").read_text())["register"]["batches"]
+    batch = f"batch-{assign_batch('demo', 'sub-09', batches):03d}"
+    for method in ("dccnn_lstm", "voxelmorph"):  # per learned method, only the batch sub-09 hashes into
+        assert {p.split("/")[3] for p in new if p.startswith(f"results/demo/{method}/batch-")} == {batch}
+        assert not {p for p in new if p.startswith(f"results/demo/{method}/model/")}  # no training
+    assert not {p for p in new if p.startswith("results/atlas/")}
+    assert not {p for p in new if p.startswith(("results/demo/preproc/", "results/demo/syn/")) and "sub-09" not in p}
+    assert {f"results/demo/eval/{m}/sub-09_summary.json" for m in ("affine", "syn", "voxelmorph", "dccnn_lstm")} <= new
     mate = assign_batch("demo", "sub-05", batches) == assign_batch("demo", "sub-09", batches)
-    assert jobs.get("evaluate") == 4 + 2 * mate  # sub-09 (4 methods); its batch-mate sub-05 again (2 networks)
-    assert not {"train", "atlas", "demo_template"} & set(jobs)
-    assert planned(study) == {}
+    evaluated_again = {p for p in new if p.startswith("results/demo/eval/") and "sub-05" in p}
+    assert len(evaluated_again) == 2 * 2 * mate  # its batch-mate sub-05 again (2 networks x 2 files), if any
+    assert (wd / "derivatives/dccnnreg/sub-09/anat").is_dir()
+    assert planned(wd) == {}

@@ -1,12 +1,15 @@
 """Interruption: training killed mid-run resumes from its last checkpoint; writes are atomic."""
 
+import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from nibabel.spatialimages import HeaderDataError
 import torch
 import yaml
 
@@ -74,7 +77,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
 
 def test_a_failed_write_leaves_no_file(tmp_path):
     target = tmp_path / "out.nii.gz"
-    with pytest.raises(Exception):
+    with pytest.raises(HeaderDataError, match="data dtype"):  # nibabel refuses the array midway through the write
         save_volume(np.zeros((2, 2, 2), dtype=object), np.eye(4), target)
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
@@ -94,3 +97,14 @@ def test_a_write_killed_midway_never_looks_complete(tmp_path):
     assert out.returncode == -signal.SIGKILL, out.stderr
     assert not target.exists()
     assert [p.name.startswith(".tmp-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_an_atomic_write_gets_the_permissions_of_a_plain_one(tmp_path):
+    """Cohort outputs are shared: the temporary file's owner-only mode must not survive the rename."""
+    old = os.umask(0o022)
+    try:
+        save_volume(np.ones((2, 2, 2), np.float32), np.eye(4), tmp_path / "a.nii.gz")
+        (tmp_path / "b.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.nii.gz").stat().st_mode) == stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o644

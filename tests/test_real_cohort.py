@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dccnnreg.nifti import load_volume, save_volume
-from tiny_study import ROOT, smk, tiny_config
+from tiny_study import ROOT, sheet_config, smk, tiny_config
 
 OASIS = ROOT.parent / "shared" / "data" / "oasis_aligned"
 UNLABELLED = {"subjB": "train", "subjC": "train", "subjD": "val", "subjE": "test"}
@@ -28,8 +28,7 @@ def real_cohort(tmp_path_factory):
     shutil.copytree(ROOT / "config", wd / "config")
     brain = load_volume(OASIS / "subjA_brain.nii.gz")
     save_volume((brain.data > 0).astype(np.uint8), brain.affine, wd / "subjA_mask.nii.gz", np.uint8)
-    cfg = tiny_config()
-    del cfg["demo"]
+    cfg = sheet_config(tiny_config())
     cfg["template"] = {"head": str(OASIS / "subjA_brain.nii.gz"), "brain_mask": str(wd / "subjA_mask.nii.gz"),
                        "labels": str(OASIS / "subjA_seg35.nii.gz")}  # no names: structures are numbered
     cfg["grid"] = {"shape": [28, 32, 36], "spacing_mm": 6.0}  # along the LIA array axes of the template

@@ -29,7 +29,7 @@ pytestmark = [
     pytest.mark.skipif(not cluster_answers(), reason="no SLURM cluster answers (start one: .ci/slurm-cluster.sh start)"),
 ]
 
-LOCAL_RULES = {"all", "split", "dataset_report"}  # run by Snakemake itself, never submitted
+LOCAL_RULES = {"all", "split", "dataset_report", "bids_derivatives"}  # run by Snakemake itself, never submitted
 # What a small CI node can grant: the profile's GPU requests stay, memory and threads shrink.
 SMALL_NODE = ["--max-threads", "2", "--set-resources", "train:mem_mb=3000", "train:runtime=30",
               "register:mem_mb=3000", "register:runtime=30"]

@@ -38,7 +38,7 @@ def test_training_parameter_reruns_training_not_preprocessing(study):
     jobs = planned(study, "--configfile", str(path))
     assert {"train", "register", "evaluate", "dataset_report"} <= set(jobs)
     assert jobs["train"] == 2  # both learned methods share the schedule
-    assert not {"affine", "skull_strip", "demo_subject", "atlas", "register_syn"} & set(jobs)
+    assert not {"affine", "skull_strip", "atlas", "register_syn"} & set(jobs)
 
 
 def test_syn_preset_reruns_only_syn(study):
@@ -47,7 +47,8 @@ def test_syn_preset_reruns_only_syn(study):
     path = study / "config/changed.yaml"
     path.write_text(yaml.safe_dump(cfg))
     jobs = planned(study, "--configfile", str(path))
-    assert jobs == {"register_syn": 1, "evaluate": 1, "dataset_report": 1, "all": 1}
+    # the derivatives are relinked too: their dataset_description records the config's hash
+    assert jobs == {"register_syn": 1, "evaluate": 1, "dataset_report": 1, "bids_derivatives": 1, "all": 1}
 
 
 def test_lint_is_clean(study):

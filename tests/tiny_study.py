@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from dccnnreg.config import load_config
+from dccnnreg.demo import demo_paths, write_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
@@ -45,14 +46,19 @@ def planned(workdir, *args) -> dict[str, int]:
     return jobs
 
 
-def sheet(n_train=3, extra=()) -> str:
-    """Subject sheet: ``n_train`` train subjects, one val, one test, then ``extra`` test subjects."""
-    rows = ["dataset\tsubject\timage\tlabels\tsplit"]
-    names = [f"sub-{i:02d}" for i in range(1, n_train + 3)] + list(extra)
-    splits = ["train"] * n_train + ["val", "test"] + ["test"] * len(extra)
-    for s, sp in zip(names, splits):
-        rows.append(f"demo\t{s}\tresources/demo/subjects/{s}_T1w.nii.gz\tresources/demo/subjects/{s}_labels.nii.gz\t{sp}")
-    return "\n".join(rows) + "\n"
+# The tiny study's BIDS participants: (split, sessions); sub-01 has two sessions.
+PARTICIPANTS = {"01": ("train", 2), "02": ("train", 0), "03": ("train", 0), "04": ("val", 0), "05": ("test", 0)}
+DEMO = "resources/demo"
+
+
+def demo_files(wd, participant: str, session: int = 0) -> tuple[Path, Path]:
+    """(T1w, labels) of a demo participant (``"05"``) of the study in ``wd``."""
+    return demo_paths(Path(wd) / DEMO / "bids", participant, session)
+
+
+def write_demo_data(wd, spacing: float, participants=None, bias: float = 0.25) -> None:
+    """The demo's template and BIDS dataset in ``wd/resources/demo`` (as `dccnnreg demo` writes them)."""
+    write_demo(Path(wd) / DEMO, spacing, 0, bias, PARTICIPANTS if participants is None else participants)
 
 
 def built_study(tmp_path_factory, name: str, make):
@@ -65,9 +71,8 @@ def built_study(tmp_path_factory, name: str, make):
 
 
 def tiny_config() -> dict:
-    """The demo's settings (config.yaml + demo.yaml) shrunk to a 6 mm grid and a few training steps."""
+    """The demo's settings (config.yaml + demo.yaml: the BIDS route) shrunk to a 6 mm grid and a few training steps."""
     cfg = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
-    cfg["demo"]["spacing_mm"] = 6.0
     cfg["grid"] = {"shape": [24, 32, 24], "spacing_mm": 6.0}
     cfg["model"] = {"channels": [4, 8, 8], "hidden": [4, 8, 8], "time_steps": [0, 1, 2], "int_steps": 4}
     cfg["syn"]["preset"] = "quick"
@@ -79,32 +84,54 @@ def tiny_config() -> dict:
     return cfg
 
 
-def make_study(wd: Path, subject_sheet: str | None = None) -> Path:
-    """Write the tiny study's config (as the workdir's default ``config/config.yaml``) and sheet into ``wd``."""
+def make_study(wd: Path) -> Path:
+    """The tiny BIDS study in ``wd``: its config (as the workdir's default ``config/config.yaml``) and demo data."""
     shutil.copytree(ROOT / "config", wd / "config")
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(tiny_config()))
-    (wd / "config" / "subjects.tsv").write_text(subject_sheet or sheet())
+    write_demo_data(wd, 6.0)
     return wd
 
 
-def unlabelled_sheet(names=("sub-01", "sub-02", "sub-03", "sub-04")) -> str:
+def mtimes(wd) -> dict[str, int]:
+    """Modification time (ns) of every file under ``wd/results``, by path relative to ``wd``."""
+    return {str(p.relative_to(wd)): p.stat().st_mtime_ns for p in (Path(wd) / "results").rglob("*") if p.is_file()}
+
+
+def rewritten(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    """Files of ``after`` that are new or were written again since ``before``."""
+    return {p for p, t in after.items() if before.get(p) != t}
+
+
+def copy_study(study: Path, wd: Path) -> Path:
+    """A copy of a finished study (times and Snakemake's records kept, so nothing in it is out of date)."""
+    shutil.copytree(study, wd, symlinks=True)
+    return wd
+
+
+def sheet_config(cfg: dict) -> dict:
+    """``cfg`` reading the subject sheet ``config/subjects.tsv`` instead of a BIDS dataset."""
+    cfg = {k: v for k, v in cfg.items() if k != "bids"}
+    return {**cfg, "subjects": "config/subjects.tsv"}
+
+
+def unlabelled_sheet(names=("01", "02", "03", "04")) -> str:
     """A sheet without a `labels` column (the usual cohort): two train subjects, one val, the rest test."""
     splits = ["train", "train", "val"] + ["test"] * (len(names) - 3)
     rows = ["dataset\tsubject\timage\tsplit"]
-    rows += [f"demo\t{s}\tresources/demo/subjects/{s}_T1w.nii.gz\t{sp}" for s, sp in zip(names, splits)]
+    rows += [f"demo\tsub-{p}\t{DEMO}/bids/sub-{p}/anat/sub-{p}_T1w.nii.gz\t{sp}" for p, sp in zip(names, splits)]
     return "\n".join(rows) + "\n"
 
 
 def make_unlabelled_study(wd: Path) -> Path:
-    """An unlabelled cohort at the demo's 3 mm (fine enough to compare label overlap in native and atlas
-    space), without bias field or N4, so that intensities map linearly from the original image to the
-    warped brain."""
+    """An unlabelled cohort read from a subject sheet at the demo's 3 mm (fine enough to compare label
+    overlap in native and atlas space), without bias field or N4, so that intensities map linearly from
+    the original image to the warped brain."""
     shutil.copytree(ROOT / "config", wd / "config")
-    cfg = tiny_config()
-    cfg["demo"].update(spacing_mm=3.0, bias_field=0.0)
+    cfg = sheet_config(tiny_config())
     cfg["grid"] = {"shape": [48, 64, 56], "spacing_mm": 3.0}
     cfg["preprocess"]["n4"] = False
     cfg["methods"] = ["affine", "dccnn_lstm"]
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     (wd / "config" / "subjects.tsv").write_text(unlabelled_sheet())
+    write_demo_data(wd, 3.0, {p: ("train", 0) for p in ("01", "02", "03", "04", "05")}, bias=0.0)
     return wd

@@ -1,4 +1,4 @@
-"""The ``dccnnreg`` command line: train, register, evaluate, info."""
+"""The ``dccnnreg`` command line: demo, train, register, evaluate, info."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ def cmd_evaluate(a) -> None:
     print(json.dumps(summary))
 
 
+def cmd_demo(a) -> None:
+    from .demo import write_demo
+
+    for name, path in write_demo(a.out, a.spacing, a.seed, a.bias).items():
+        print(f"{name}\t{path}")
+
+
 def cmd_info(a) -> None:
     ckpt = checkpoint.load(a.model)
     n = sum(v.numel() for v in ckpt["state_dict"].values())
@@ -114,6 +121,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out-table", required=True)
     e.add_argument("--out-summary", required=True)
     e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("demo", help="write the demo cohort: a template and a small BIDS dataset with label maps")
+    d.add_argument("--out", default="resources/demo", help="folder for template/ and bids/ (default: %(default)s)")
+    d.add_argument("--spacing", type=float, default=3.0, help="voxel size in mm (default: %(default)s)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--bias", type=float, default=0.25, help="bias field strength, log scale (default: %(default)s)")
+    d.set_defaults(func=cmd_demo)
 
     i = sub.add_parser("info", help="show a checkpoint's configuration")
     i.add_argument("--model", required=True)

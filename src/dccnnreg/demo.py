@@ -11,6 +11,7 @@ field and Rician-like noise; their label maps are carried along with nearest-nei
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 from scipy import ndimage
 
+from .bids import BIDS_VERSION
 from .nifti import save_volume
 from .synth import apply_field, random_diffeomorphism
 from .transforms import compose, identity_grid
@@ -116,17 +118,19 @@ def bias_field(shape, rng: np.random.Generator, strength: float) -> np.ndarray:
     return np.exp(field).astype(np.float32)
 
 
-def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float, bias: float = 0.25) -> None:
+def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float, bias: float = 0.25,
+                 session: int = 0) -> None:
     """Write one synthetic subject (head T1 and label map) made from the demo template; ``bias`` is the
-    strength of its multiplicative bias field (log scale, 0: none)."""
+    strength of its multiplicative bias field (log scale, 0: none). Sessions of one ``seed`` share the
+    anatomy (deformation) and differ in pose, bias field and noise."""
     from .nifti import load_volume
 
     tdir = Path(template_dir)
     head = load_volume(tdir / "head.nii.gz")
     lab = load_volume(tdir / "labels.nii.gz", labels=True).data
-    rng = np.random.default_rng(seed)
     shape = head.data.shape
-    u_def, _ = random_diffeomorphism(shape, rng, amplitude=10.0 / spacing, sigma=20.0 / spacing)
+    u_def, _ = random_diffeomorphism(shape, np.random.default_rng(seed), amplitude=10.0 / spacing, sigma=20.0 / spacing)
+    rng = np.random.default_rng([seed, session])
     u_pose = random_pose_field(shape, rng, max_rot_deg=8, max_shift_vox=6.0 / spacing, max_scale=0.06)
     u = compose(torch.as_tensor(u_def)[None], torch.as_tensor(u_pose)[None])[0].numpy()
     img, labels = apply_field(head.data, lab, u)
@@ -135,3 +139,55 @@ def make_subject(template_dir, seed: int, image_out, labels_out, spacing: float,
     img = np.sqrt((img + rng.normal(0, noise, shape)) ** 2 + rng.normal(0, noise, shape) ** 2)
     save_volume((img * 1000).astype(np.float32), head.affine, image_out, np.float32)
     save_volume(labels, head.affine, labels_out, np.int16)
+
+
+# The demo cohort: participant -> (split, sessions); sub-01 was scanned twice (a longitudinal subject).
+DEMO_PARTICIPANTS = {f"{i:02d}": ("train" if i <= 6 else "val" if i == 7 else "test", 2 if i == 1 else 0)
+                     for i in range(1, 11)}
+
+
+def demo_paths(bids_root, participant: str, session: int = 0) -> tuple[Path, Path]:
+    """(T1w image, label map) of a demo participant (``"01"``) in session ``session`` (0: no session)."""
+    ses = f"_ses-{session}" if session else ""
+    rel = Path(f"sub-{participant}") / (f"ses-{session}" if session else "") / "anat"
+    return (Path(bids_root) / rel / f"sub-{participant}{ses}_T1w.nii.gz",
+            Path(bids_root) / "derivatives" / "labels" / rel / f"sub-{participant}{ses}_dseg.nii.gz")
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def write_demo(out_dir, spacing: float = 3.0, seed: int = 0, bias: float = 0.25,
+               participants: dict[str, tuple[str, int]] | None = None) -> dict[str, Path]:
+    """Write the demo into ``out_dir``: ``template/`` (see :func:`build_template`), a BIDS dataset ``bids/``
+    (``participants.tsv`` with a ``split`` column; each participant ``(split, sessions)``, 0 sessions: no
+    session level) and its label maps as the derivatives dataset ``bids/derivatives/labels``. Files that
+    exist are kept (rerunning changes nothing)."""
+    out = Path(out_dir)
+    participants = DEMO_PARTICIPANTS if participants is None else participants
+    template = out / "template"
+    if not (template / "label_names.tsv").exists():
+        build_template(template, spacing)
+    root = out / "bids"
+    _write_json(root / "dataset_description.json", {
+        "Name": "dccnnreg demo", "BIDSVersion": BIDS_VERSION, "DatasetType": "raw", "Authors": ["dccnnreg"],
+        "License": "CC0", "GeneratedBy": [{"Name": "dccnnreg.demo",
+                                          "Description": f"synthetic T1w heads, {spacing} mm, seed {seed}"}]})
+    (root / "README").write_text("Synthetic T1-weighted heads made from the MNI152 template (dccnnreg demo).\n")
+    pd.DataFrame({"participant_id": [f"sub-{p}" for p in participants],
+                  "split": [s for s, _ in participants.values()]}).to_csv(root / "participants.tsv", sep="\t", index=False)
+    _write_json(root / "participants.json", {"split": {
+        "Description": "dccnnreg training split (train, val or test); empty: drawn from a hash of the id"}})
+    _write_json(root / "derivatives" / "labels" / "dataset_description.json", {
+        "Name": "dccnnreg demo labels", "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "dccnnreg.demo"}]})
+    for p, (_, sessions) in participants.items():
+        for ses in range(1, sessions + 1) if sessions else [0]:
+            image, labels = demo_paths(root, p, ses)
+            if not (image.exists() and labels.exists()):
+                image.parent.mkdir(parents=True, exist_ok=True)
+                labels.parent.mkdir(parents=True, exist_ok=True)
+                make_subject(template, seed * 1000 + int(p), image, labels, spacing, bias, ses)
+    return {"template": template, "bids": root, "labels": root / "derivatives" / "labels"}

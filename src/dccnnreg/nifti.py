@@ -112,6 +112,9 @@ class _AtomicPath:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # as open() would create it (mkstemp makes it owner-only)
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
@@ -138,5 +141,6 @@ def save_volume(data: np.ndarray, affine: np.ndarray, path: str | os.PathLike, d
     img = nib.Nifti1Image(arr, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
+    img.header.set_xyzt_units("mm")
     with atomic_path(path) as tmp:
         nib.save(img, str(tmp))

@@ -3,12 +3,17 @@ import os
 
 import pandas as pd
 
-from dccnnreg.cohort import excluded_ids, read_sheet
+from dccnnreg.cohort import cohort_sheet, excluded_ids
 from dccnnreg.networks import NETWORKS, settings_from_config
+from dccnnreg.nifti import InputError
 from dccnnreg.split import assign_batch
 from snakemake.exceptions import IncompleteCheckpointException
 
-SHEET_ALL = read_sheet(config["subjects"], config["split"])
+try:
+    SHEET_ALL = cohort_sheet(config)
+except InputError as e:
+    demo_hint = " (make the demo cohort first: dccnnreg demo)" if "resources/demo" in str(e) else ""
+    raise WorkflowError(f"cohort: {e}{demo_hint}") from None
 validate(SHEET_ALL.reset_index(drop=True), "../schemas/subjects.schema.yaml")
 EXCLUDED = excluded_ids(SHEET_ALL, config.get("qc_exclude", []))
 SHEET = SHEET_ALL[~SHEET_ALL.index.isin(EXCLUDED)]
@@ -54,10 +59,6 @@ def chunks(dataset):
     return out
 
 
-def made_by_demo(path):
-    return "demo" in config and str(path).startswith("resources/demo/")
-
-
 def check_path(dataset, chunk):
     return f"results/{dataset}/inputs/chunk-{chunk}.tsv"
 
@@ -74,17 +75,13 @@ def _check_table(path, mtime_ns):
     return dict(zip(table["subject"], table["ok"]))
 
 
-def findable(path):
-    return os.path.exists(path) or made_by_demo(path)
-
-
 def passed(dataset, subject):
     """Whether the subject's input check passed. Until its chunk is checked, a subject whose files exist is
     planned as passing (so a dry run shows the whole plan); jobs are re-planned when the check is written."""
     try:
         path = checkpoints.check_inputs.get(dataset=dataset, chunk=chunk_of(dataset, subject)).output[0]
     except IncompleteCheckpointException:
-        return all(findable(f) for f in SHEET.loc[(dataset, subject), ["image", "labels"]] if f)
+        return all(os.path.exists(f) for f in SHEET.loc[(dataset, subject), ["image", "labels"]] if f)
     return bool(_check_table(path, os.stat(path).st_mtime_ns).get(subject, True))
 
 
@@ -238,4 +235,24 @@ def final_outputs(wc):
     checks = [f for d in benchmark_datasets() for f in check_paths(d, subjects(d, "test", labelled=True))]
     benchmark = [f"results/{d}/report/summary.tsv" for d in benchmark_datasets()
                  if passing(d, subjects(d, "test", labelled=True))]
-    return cohort + checks + benchmark
+    return cohort + checks + benchmark + ([DERIVATIVES] if BIDS else [])
+
+
+BIDS = bool(config.get("bids"))
+DERIVATIVES = config["bids"].get("output", "derivatives/dccnnreg") if BIDS else None
+
+
+def derivative_units(wc):
+    """Cohort method -> {unit: registration folder} of the subjects that passed their checks (BIDS input)."""
+    ids = passing(DATASETS[0], subjects(DATASETS[0]))
+    return {m: {s: registration_dir(DATASETS[0], m, s) for s in ids} for m in COHORT_METHODS}
+
+
+def derivatives_inputs(wc):
+    dataset = DATASETS[0]
+    return {
+        "checks": [check_path(dataset, c) for c in sorted(chunks(dataset))],
+        "registrations": sorted({d for dirs in derivative_units(wc).values() for d in dirs.values()}),
+        "cohort": expand("results/{dataset}/cohort/{method}/{table}.tsv", dataset=dataset, method=COHORT_METHODS,
+                         table=["qc", "volumes"]),
+    }

@@ -20,8 +20,8 @@ rule atlas:
 
 checkpoint check_inputs:
     input:
-        # files that exist or that the demo makes (a missing one is reported by the check, not the planner)
-        lambda wc: [f for _, *files in chunk_files(wc) for f in files if f and findable(f)],
+        # files that exist (a missing one is reported by the check, not the planner)
+        lambda wc: [f for _, *files in chunk_files(wc) for f in files if f and os.path.exists(f)],
     output:
         "results/{dataset}/inputs/chunk-{chunk}.tsv",
     params:
@@ -120,7 +120,7 @@ rule split:
     output:
         "results/{dataset}/split.tsv",
     params:
-        table=lambda wc: SHEET[SHEET["dataset"] == wc.dataset][["subject", "split"]].to_dict("records"),
+        table=lambda wc: SHEET[SHEET["dataset"] == wc.dataset][["subject", "participant", "split"]].to_dict("records"),
     conda:
         "../../envs/dccnnreg.yaml"
     log:
