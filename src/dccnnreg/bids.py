@@ -1,7 +1,7 @@
 """A BIDS dataset as the cohort sheet: every T1w image (subject, session, run) becomes one unit.
 
-Discovery uses ``bids2table`` (one pass over the file names, no database: about 100x faster than
-pybids' SQL index on large trees; see README). A unit's id is the image's BIDS entities
+Discovery uses ``bids2table``: one pass over the file names into an Arrow table, no database to
+build (see README for its time on 5,000 participants). A unit's id is the image's BIDS entities
 (``sub-01_ses-2_run-1``), its ``participant`` the subject (``sub-01``): the split is drawn per
 participant, so all sessions of a subject land on the same side. Label maps come from an optional
 derivatives dataset (``*_dseg.nii[.gz]`` in the image's space), matched on the image's entities.
