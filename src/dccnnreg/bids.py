@@ -25,6 +25,12 @@ NIFTI = (".nii", ".nii.gz")
 BIDS_VERSION = "1.10.0"  # written into the dataset descriptions this package makes
 
 
+def write_json(path: Path, obj) -> None:
+    """A BIDS JSON file (description, sidecar), indented, its folder made if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
 def read_description(root: Path) -> dict:
     """``dataset_description.json`` of ``root``; :class:`InputError` naming the path if missing or not JSON."""
     if not root.is_dir():
@@ -44,7 +50,6 @@ def read_description(root: Path) -> dict:
 def index(root: Path, subjects=None) -> pd.DataFrame:
     """The BIDS files of ``root`` (one row per file, entity columns as in bids2table)."""
     import bids2table
-
     import pyarrow as pa
 
     read_description(root)
@@ -139,15 +144,14 @@ def discover(root, filters=None, labels=None, name=None) -> pd.DataFrame:
     :class:`InputError` naming the path for a missing or broken description and when no T1w is found.
     """
     root = Path(root)
-    filters = dict(filters or {})
-    subjects = filters.pop("subject", None)
+    others = {k: v for k, v in (filters or {}).items() if k != "subject"}
+    subjects = (filters or {}).get("subject")
     table = index(root, [f"sub-{s}" for s in _values(subjects)] if subjects is not None else None)
     t1w = table[(table["datatype"] == "anat") & (table["suffix"] == "T1w") & table["ext"].isin(NIFTI)]
-    t1w = apply_filters(t1w, filters).sort_values("path")
+    t1w = apply_filters(t1w, others).sort_values("path")
     if t1w.empty:
         raise InputError(f"{root}: no T1w image found (sub-*/[ses-*/]anat/*_T1w.nii[.gz])"
-                         + (f" matching filters {dict(filters, **({'subject': subjects} if subjects else {}))}"
-                            if filters or subjects else ""))
+                         + (f" matching filters {filters}" if filters else ""))
     sheet = pd.DataFrame({
         "dataset": dataset_name(root, name),
         "subject": [unit_id(p) for p in t1w["path"]],

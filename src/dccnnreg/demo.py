@@ -11,7 +11,6 @@ field and Rician-like noise; their label maps are carried along with nearest-nei
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 import torch
 from scipy import ndimage
 
-from .bids import BIDS_VERSION
+from .bids import BIDS_VERSION, write_json
 from .nifti import save_volume
 from .synth import apply_field, random_diffeomorphism
 from .transforms import compose, identity_grid
@@ -154,11 +153,6 @@ def demo_paths(bids_root, participant: str, session: int = 0) -> tuple[Path, Pat
             Path(bids_root) / "derivatives" / "labels" / rel / f"sub-{participant}{ses}_dseg.nii.gz")
 
 
-def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
-
-
 def write_demo(out_dir, spacing: float = 3.0, seed: int = 0, bias: float = 0.25,
                participants: dict[str, tuple[str, int]] | None = None) -> dict[str, Path]:
     """Write the demo into ``out_dir``: ``template/`` (see :func:`build_template`), a BIDS dataset ``bids/``
@@ -171,16 +165,16 @@ def write_demo(out_dir, spacing: float = 3.0, seed: int = 0, bias: float = 0.25,
     if not (template / "label_names.tsv").exists():
         build_template(template, spacing)
     root = out / "bids"
-    _write_json(root / "dataset_description.json", {
+    write_json(root / "dataset_description.json", {
         "Name": "dccnnreg demo", "BIDSVersion": BIDS_VERSION, "DatasetType": "raw", "Authors": ["dccnnreg"],
         "License": "CC0", "GeneratedBy": [{"Name": "dccnnreg.demo",
                                           "Description": f"synthetic T1w heads, {spacing} mm, seed {seed}"}]})
     (root / "README").write_text("Synthetic T1-weighted heads made from the MNI152 template (dccnnreg demo).\n")
     pd.DataFrame({"participant_id": [f"sub-{p}" for p in participants],
                   "split": [s for s, _ in participants.values()]}).to_csv(root / "participants.tsv", sep="\t", index=False)
-    _write_json(root / "participants.json", {"split": {
+    write_json(root / "participants.json", {"split": {
         "Description": "dccnnreg training split (train, val or test); empty: drawn from a hash of the id"}})
-    _write_json(root / "derivatives" / "labels" / "dataset_description.json", {
+    write_json(root / "derivatives" / "labels" / "dataset_description.json", {
         "Name": "dccnnreg demo labels", "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "dccnnreg.demo"}]})
     for p, (_, sessions) in participants.items():

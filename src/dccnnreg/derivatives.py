@@ -29,9 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .bids import BIDS_VERSION
-from .labels import label_name, read_label_names
-from .native import ATLAS_TO_NATIVE, NATIVE_TO_ATLAS, subject_paths
+from .bids import BIDS_VERSION, write_json
+from .labels import label_name, label_values, read_label_names
+from .native import ATLAS_TO_NATIVE, NATIVE_TO_ATLAS, chain, subject_paths
 
 BIDSIGNORE = ["*_xfm.*", "*_logjacobian.nii.gz", "*_morph.tsv", "*_qc.json", "*_qc.tsv"]
 
@@ -78,17 +78,15 @@ def _link(src, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(re.sub(r"\.nii(\.gz)?$", "", path.name) + ".json")
+def _beside(path: Path, extension: str) -> Path:
+    """The file of the same name with another extension: a NIfTI's ``.json`` sidecar or ``.tsv`` lookup."""
+    return path.with_name(re.sub(r"\.nii(\.gz)?$", "", path.name) + extension)
 
 
 def _chain(files: dict[str, Path], steps) -> list[dict]:
-    return [{"file": files[k].name, "invert": inv} for k, inv in steps]
+    """:func:`dccnnreg.native.chain` as file names (relative to the folder) with their invert flags."""
+    transforms, invert = chain(files, steps)
+    return [{"file": Path(f).name, "invert": inv} for f, inv in zip(transforms, invert)]
 
 
 def write_unit(out: Path, unit: str, method: str, space: str, registration_dir, source: str, reference: str,
@@ -101,17 +99,16 @@ def write_unit(out: Path, unit: str, method: str, space: str, registration_dir, 
     for k, p in dst.items():
         if not p.exists():  # the affine is shared by the methods
             _link(src[k], p)
-    _json(_sidecar(dst["warped"]), {
+    write_json(_beside(dst["warped"], ".json"), {
         "Description": f"brain registered to {space} by {method} (affine + deformable)",
         "SkullStripped": True, "SpatialReference": reference, "Sources": [source]})
-    _json(_sidecar(dst["native_labels"]), {
+    write_json(_beside(dst["native_labels"], ".json"), {
         "Description": f"{space} labels brought to the T1w by {method} (generic-label interpolation)",
         "SpatialReference": source, "Sources": [source]})
-    label_table.to_csv(out / rel["native_labels"].with_name(rel["native_labels"].name.replace(".nii.gz", ".tsv")),
-                       sep="\t", index=False)
+    label_table.to_csv(_beside(dst["native_labels"], ".tsv"), sep="\t", index=False)
     for key, steps, ref in (("forward", NATIVE_TO_ATLAS, space), ("inverse", ATLAS_TO_NATIVE, "T1w")):
         chain = _chain(dst, steps)
-        _json(_sidecar(dst[key]), {
+        write_json(_beside(dst[key], ".json"), {
             "Description": f"ANTs displacement field of {method}; apply the whole chain, in this order",
             "TransformChain": chain,
             "Command": f"antsApplyTransforms -r <{ref} image> -i <image> "
@@ -134,37 +131,32 @@ def dataset_description(source_root, config: dict) -> dict:
 
 
 def write_derivatives(out, source_root, config: dict, units: dict[str, dict[str, str]], images: dict[str, str],
-                      cohort: dict[str, dict[str, str]], template_labels, label_names, reference) -> int:
+                      qc_tables: list, volume_tables: list, template_labels, label_names, reference) -> int:
     """Write the derivatives tree ``out`` (see the module docstring); returns the number of units.
 
-    ``units``: method -> {unit: registration folder}; ``images``: unit -> its T1w path;
-    ``cohort``: method -> {"qc": path, "volumes": path} (cohort tables); ``template_labels`` and
+    ``units``: method -> {unit: registration folder}; ``images``: unit -> its T1w path; ``qc_tables`` and
+    ``volume_tables``: the cohort tables of the methods, in the order of ``units``; ``template_labels`` and
     ``label_names`` give the dseg lookup; ``reference`` the template image of the space.
     """
-    import numpy as np
-
-    from .nifti import load_volume
-
     out = Path(out)
     space = config["template"].get("space", "template")
     root = Path(source_root)
     names = read_label_names(label_names)
-    ids = [int(k) for k in np.unique(load_volume(template_labels, labels=True).data) if k > 0]
+    ids = label_values(template_labels)
     lookup = pd.DataFrame({"index": ids, "name": [label_name(k, names) for k in ids]})
     out.mkdir(parents=True, exist_ok=True)
-    _json(out / "dataset_description.json", dataset_description(source_root, config))
+    write_json(out / "dataset_description.json", dataset_description(source_root, config))
     (out / "README").write_text(
         "Outputs of dccnnreg (DCCNN-LSTM-Reg cohort registration); file names are described in "
         "the dccnnreg README ('BIDS derivatives').\n")
     (out / ".bidsignore").write_text("\n".join(BIDSIGNORE) + "\n")
-    _json(out / f"atlas-{space}_description.json", {
+    write_json(out / f"atlas-{space}_description.json", {
         "Name": space, "Description": f"the template's label map ({Path(template_labels).name}), in dccnnreg's template",
         "SpatialReference": str(reference)})
-    for method, dirs in units.items():
+    for (method, dirs), qc, volumes in zip(units.items(), qc_tables, volume_tables, strict=True):
         for unit, folder in dirs.items():
             source = f"bids:raw:{Path(images[unit]).relative_to(root).as_posix()}"
             write_unit(out, unit, method, space, folder, source, str(reference), lookup)
-        m = label(method)
-        _link(cohort[method]["qc"], out / f"desc-{m}_qc.tsv")
-        _link(cohort[method]["volumes"], out / f"atlas-{space}_desc-{m}_morph.tsv")
+        _link(qc, out / f"desc-{label(method)}_qc.tsv")
+        _link(volumes, out / f"atlas-{space}_desc-{label(method)}_morph.tsv")
     return len({u for dirs in units.values() for u in dirs})

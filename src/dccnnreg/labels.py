@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .nifti import InputError
+from .nifti import InputError, load_volume
+
+
+def label_values(path) -> tuple[int, ...]:
+    """The non-zero values of a label-map file, ascending: its structures."""
+    return tuple(int(k) for k in np.unique(load_volume(path, labels=True).data) if k > 0)
 
 
 def read_label_names(path=None) -> dict[int, str]:

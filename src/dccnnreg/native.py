@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import layout
-from .labels import label_name, read_label_names
+from .labels import label_name, label_values, read_label_names
 from .metrics import folding_percent, log_jacobian, sdlogj
 from .nifti import atomic_path, load_volume, save_like, save_volume
 
@@ -50,9 +50,8 @@ class AtlasSpace:
 
 def load_atlas_space(brain, mask, template_labels, label_names=None) -> AtlasSpace:
     """Read the atlas files of a registration job (brain and mask on the network grid, the template's labels)."""
-    labels = np.unique(load_volume(template_labels, labels=True).data)
     return AtlasSpace(load_volume(brain).data, load_volume(mask, labels=True).data > 0, str(template_labels),
-                      tuple(int(k) for k in labels if k > 0), read_label_names(label_names))
+                      label_values(template_labels), read_label_names(label_names))
 
 
 def subject_paths(prefix) -> dict[str, Path]:

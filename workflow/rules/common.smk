@@ -19,6 +19,8 @@ EXCLUDED = excluded_ids(SHEET_ALL, config.get("qc_exclude", []))
 SHEET = SHEET_ALL[~SHEET_ALL.index.isin(EXCLUDED)]
 DATASETS = sorted(SHEET_ALL["dataset"].unique())
 TEMPLATE = config["template"]
+BIDS = bool(config.get("bids"))
+DERIVATIVES = config["bids"].get("output", "derivatives/dccnnreg") if BIDS else None  # written for BIDS input
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_.-]+",
@@ -238,10 +240,6 @@ def final_outputs(wc):
     return cohort + checks + benchmark + ([DERIVATIVES] if BIDS else [])
 
 
-BIDS = bool(config.get("bids"))
-DERIVATIVES = config["bids"].get("output", "derivatives/dccnnreg") if BIDS else None
-
-
 def derivative_units(wc):
     """Cohort method -> {unit: registration folder} of the subjects that passed their checks (BIDS input)."""
     ids = passing(DATASETS[0], subjects(DATASETS[0]))
@@ -253,6 +251,6 @@ def derivatives_inputs(wc):
     return {
         "checks": [check_path(dataset, c) for c in sorted(chunks(dataset))],
         "registrations": sorted({d for dirs in derivative_units(wc).values() for d in dirs.values()}),
-        "cohort": expand("results/{dataset}/cohort/{method}/{table}.tsv", dataset=dataset, method=COHORT_METHODS,
-                         table=["qc", "volumes"]),
+        "qc_tables": [f"results/{dataset}/cohort/{m}/qc.tsv" for m in COHORT_METHODS],
+        "volume_tables": [f"results/{dataset}/cohort/{m}/volumes.tsv" for m in COHORT_METHODS],
     }

@@ -9,8 +9,6 @@ rule bids_derivatives:
         source_root=lambda wc: config["bids"]["root"],
         units=derivative_units,
         images=lambda wc: dict(zip(SHEET["subject"], SHEET["image"])),
-        cohort=lambda wc: {m: {k: f"results/{DATASETS[0]}/cohort/{m}/{k}.tsv" for k in ("qc", "volumes")}
-                           for m in COHORT_METHODS},
         reference=TEMPLATE["head"],
         config=config,
     localrule: True
