@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 from dccnnreg import checkpoint, networks
 from dccnnreg.config import load_config
-from dccnnreg.data import Sample, normalize_intensity
+from dccnnreg.data import Sample
+from dccnnreg.preprocess import normalize_intensity
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan

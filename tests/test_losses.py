@@ -1,9 +1,10 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import smooth_field, smooth_image, t
 from dccnnreg.losses import (
-    LossWeights, diffusion, inverse_consistency, local_ncc, negative_jacobian, registration_loss, soft_dice,
+    LossWeights, box_mean, diffusion, inverse_consistency, local_ncc, negative_jacobian, registration_loss, soft_dice,
 )
 from dccnnreg.transforms import identity_grid
 
@@ -46,3 +47,12 @@ def test_registration_loss_at_identity(rng):
     assert parts["smooth"] == parts["inverse"] == parts["jacobian"] == 0
     assert parts["sim"] < 1e-3 and parts["middle"] == pytest.approx(parts["sim"], rel=1e-3)
     assert float(total) == pytest.approx((w.sim + w.middle) * parts["sim"], rel=1e-3)
+
+
+@pytest.mark.parametrize("window", [3, 5, 9])
+def test_separable_box_mean_equals_the_cubic_window_clipped_at_the_border(window):
+    x = torch.rand(2, 3, 11, 10, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(window))
+    cubic = F.avg_pool3d(x, window, stride=1, padding=window // 2, count_include_pad=False)
+    assert torch.allclose(box_mean(x, window), cubic, rtol=0, atol=1e-12)
+    corner = x[:, :, : window // 2 + 1, : window // 2 + 1, : window // 2 + 1].mean(dim=(2, 3, 4))
+    assert torch.allclose(box_mean(x, window)[:, :, 0, 0, 0], corner, rtol=0, atol=1e-12)

@@ -7,6 +7,7 @@ import pytest
 from dccnnreg.cohort_summary import flag_outliers, mean_and_sd, robust_z
 from dccnnreg.native import ATLAS_TO_NATIVE, NATIVE_TO_ATLAS, apply_chain, correlation, regional_volumes, subject_paths
 from dccnnreg.nifti import save_volume
+from dccnnreg.preprocess import preprocess_qc
 from dccnnreg.world import write_ants_field
 
 ants = pytest.importorskip("ants")
@@ -105,3 +106,18 @@ def test_too_few_subjects_give_no_z_scores_but_folding_still_flags():
     flagged = flag_outliers(qc).set_index("subject")
     assert flagged["z_similarity"].isna().all()
     assert flagged["flagged"].tolist() == [False, False, True] and "folding" in flagged.loc["c", "flag_reason"]
+
+
+def test_preprocessing_qc_reports_mask_and_native_brain_volumes(tmp_path):
+    mask = np.zeros((10, 12, 14), np.uint8)
+    mask[2:7, 3:9, 4:12] = 1  # 5 x 6 x 8 = 240 voxels of 2 x 2 x 2 mm = 1.92 mL
+    save_volume(mask, np.diag([2.0, 2.0, 2.0, 1.0]), tmp_path / "mask.nii.gz", np.uint8)
+    ants.write_transform(ants.create_ants_transform(transform_type="AffineTransform", dimension=3,
+                                                    matrix=np.diag([1.5, 1.0, 0.8])), str(tmp_path / "affine.mat"))
+    table = preprocess_qc({"sub-1": (tmp_path / "mask.nii.gz", tmp_path / "affine.mat")}, tmp_path / "qc.tsv")
+    written = pd.read_csv(tmp_path / "qc.tsv", sep="\t")
+    for t in (table, written):
+        assert list(t["subject"]) == ["sub-1"]
+        assert t["mask_ml"].iloc[0] == pytest.approx(1.92)
+        assert t["affine_determinant"].iloc[0] == pytest.approx(1.2)
+        assert t["brain_ml_native"].iloc[0] == pytest.approx(1.92 * 1.2)

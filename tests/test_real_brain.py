@@ -60,7 +60,8 @@ def test_dice_identity_and_inverse_recovery(brain):
 
 
 def test_syn_recovers_known_warps_of_the_real_scan(brain):
-    from dccnnreg.data import Sample, normalize_intensity
+    from dccnnreg.data import Sample
+    from dccnnreg.preprocess import normalize_intensity
     from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan
     from dccnnreg.syn import register_syn
 

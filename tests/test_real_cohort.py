@@ -32,7 +32,7 @@ def real_cohort(tmp_path_factory):
     cfg["template"] = {"head": str(OASIS / "subjA_brain.nii.gz"), "brain_mask": str(wd / "subjA_mask.nii.gz"),
                        "labels": str(OASIS / "subjA_seg35.nii.gz")}  # no names: structures are numbered
     cfg["grid"] = {"shape": [28, 32, 36], "spacing_mm": 6.0}  # along the LIA array axes of the template
-    cfg["preprocess"] = {"n4": False, "skull_strip": False}  # already bias corrected and skull stripped
+    cfg["preprocess"].update(n4=False, skull_strip=False)  # already bias corrected and skull stripped
     cfg["methods"] = ["affine", "dccnn_lstm"]
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     rows = [f"oasis\t{s}\t{OASIS / f'{s}_brain.nii.gz'}\t{split}" for s, split in UNLABELLED.items()]

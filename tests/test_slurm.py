@@ -2,7 +2,9 @@
 
 Runs when a SLURM controller answers (`.ci/slurm-cluster.sh start` makes a single-node cluster on
 localhost, as `.ci/run` does); skips otherwise. Every job must have been submitted with sbatch
-and ended COMPLETED in SLURM's own records, and the GPU rules must have asked SLURM for a GPU.
+and ended COMPLETED in SLURM's own records, the per-subject CPU steps must have run as the profile's
+group jobs (one per preprocessing batch, one per scored batch), and the GPU rules must have asked
+SLURM for a GPU.
 """
 
 import importlib.util
@@ -12,6 +14,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from tiny_study import make_study, planned, run_snakemake
 
@@ -30,9 +33,11 @@ pytestmark = [
 ]
 
 LOCAL_RULES = {"all", "split", "dataset_report", "bids_derivatives"}  # run by Snakemake itself, never submitted
-# What a small CI node can grant: the profile's GPU requests stay, memory and threads shrink.
-SMALL_NODE = ["--max-threads", "2", "--set-resources", "train:mem_mb=3000", "train:runtime=30",
+# What a small CI node can grant: the profile's GPU requests stay, memory and threads shrink, a group
+# job gets the node's 2 CPUs.
+SMALL_NODE = ["--max-threads", "2", "--cores", "2", "--set-resources", "train:mem_mb=3000", "train:runtime=30",
               "register:mem_mb=3000", "register:runtime=30"]
+GROUPS = {"preprocess": ("affine", "labels_to_grid", "skull_strip", "preprocess_qc"), "syn": ("register_syn", "evaluate")}
 # The CI cluster keeps no accounting database: job states come from squeue (MinJobAge=600).
 FAST_POLLING = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
                 "--seconds-between-status-checks", "3"]
@@ -47,30 +52,55 @@ def slurm_job(jobid: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def slurm_run(tmp_path_factory):
     wd = make_study(tmp_path_factory.mktemp("slurm_study"))
-    n_jobs = sum(n for rule, n in planned(wd).items() if rule not in LOCAL_RULES)
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    cfg["preprocess"]["batch_size"] = 3  # several preprocessing batches in the tiny study
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned(wd)
     out = run_snakemake(wd, "--profile", "slurm", "--verbose", *SMALL_NODE, *FAST_POLLING)
     log = out.stdout + out.stderr
     jobs = {i: slurm_job(i) for i in re.findall(r"has been submitted with SLURM jobid (\d+)", log)}
-    return wd, n_jobs, log, jobs
+    return wd, plan, log, jobs
+
+
+def kind(comment: str) -> str:
+    """The rule of a submitted job, or the group of a group job, from its ``sbatch --comment``
+    (``rule_<rule>_wildcards_...`` or ``rule_<group>_<its rules>``)."""
+    name = comment.removeprefix("rule_").split("_wildcards_")[0]
+    return next((g for g in GROUPS if name.startswith(f"{g}_")), name)
 
 
 def test_every_job_ran_through_slurm_and_completed(slurm_run):
-    wd, n_jobs, _, jobs = slurm_run
-    assert len(jobs) == n_jobs
+    wd, plan, _, jobs = slurm_run
     states = {i: job["JobState"] for i, job in jobs.items()}
     assert set(states.values()) == {"COMPLETED"}, states
     summary = pd.read_csv(wd / "results/demo/report/summary.tsv", sep="\t")
     assert set(summary["method"]) == {"affine", "syn", "voxelmorph", "dccnn_lstm"}
+    submitted = {}
+    for job in jobs.values():
+        submitted[kind(job["Comment"])] = submitted.get(kind(job["Comment"]), 0) + 1
+    grouped = {rule for rules in GROUPS.values() for rule in rules}
+    expected = {rule: n for rule, n in plan.items() if rule not in LOCAL_RULES | grouped}
+    expected["preprocess"] = plan["preprocess_qc"]  # one job per preprocessing batch, with its subjects' steps
+    expected["syn"] = plan["evaluate"]  # one job per scored batch, with its SyN registrations
+    assert submitted == expected
+    assert 1 < plan["preprocess_qc"] < plan["affine"]
+
+
+def test_group_jobs_fit_the_cores_they_ask_for(slurm_run):
+    *_, jobs = slurm_run
+    grouped = [job for job in jobs.values() if kind(job["Comment"]) in GROUPS]
+    assert grouped and all(job["NumCPUs"] == "2" for job in grouped if kind(job["Comment"]) == "preprocess")
+    assert all(int(job["NumCPUs"]) <= 2 for job in grouped)
 
 
 def test_gpu_rules_ask_slurm_for_a_gpu(slurm_run):
     _, _, log, _ = slurm_run
     calls = re.findall(r"sbatch call: (.*)", log)
-    by_rule = {re.search(r"--comment '?rule_(\S+?)'?\s", c).group(1).split("_wildcards_")[0]: c for c in calls}
+    by_kind = {kind(re.search(r"--comment '?(rule_\S+?)'?\s", c).group(1)): c for c in calls}
     for rule in ("train", "register"):
-        assert "--gpus=1" in by_rule[rule], by_rule[rule]
-    for rule in ("affine", "register_syn"):
-        assert "--gpus" not in by_rule[rule]
+        assert "--gpus=1" in by_kind[rule], by_kind[rule]
+    for group in GROUPS:
+        assert "--gpus" not in by_kind[group]
 
 
 def test_train_job_holds_the_gpu_in_slurm(slurm_run):

@@ -9,15 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .nifti import InputError, check_same_grid, load_volume
-
-
-def normalize_intensity(img: np.ndarray, lo: float = 0.5, hi: float = 99.5) -> np.ndarray:
-    """Rescale so the ``lo``/``hi`` percentiles of non-zero voxels map to 0/1, clipped: same shape, float32."""
-    vals = img[img != 0] if np.any(img != 0) else img.ravel()
-    a, b = np.percentile(vals, [lo, hi])
-    if b <= a:
-        b = a + 1.0
-    return np.clip((img - a) / (b - a), 0.0, 1.0).astype(np.float32)
+from .preprocess import normalize_intensity
 
 
 @dataclass

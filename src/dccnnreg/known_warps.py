@@ -14,7 +14,8 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from .data import Sample, normalize_intensity
+from .data import Sample
+from .preprocess import normalize_intensity
 from .synth import apply_field, random_diffeomorphism
 from .world import displacement_mm
 

@@ -18,13 +18,24 @@ def local_ncc(a: Tensor, b: Tensor, window: int = 9, eps: float = 1e-8) -> Tenso
     0 for images that are locally affine functions of each other; at most 1.
     """
     a, b = a.float(), b.float()
-    pool = lambda t: F.avg_pool3d(t, window, stride=1, padding=window // 2, count_include_pad=False)
-    ma, mb = pool(a), pool(b)
-    cross = pool(a * b) - ma * mb
-    va = (pool(a * a) - ma * ma).clamp_min(0)
-    vb = (pool(b * b) - mb * mb).clamp_min(0)
+    c = a.shape[1]
+    ma, mb, mab, maa, mbb = box_mean(torch.cat([a, b, a * b, a * a, b * b], dim=1), window).split(c, dim=1)
+    cross = mab - ma * mb
+    va = (maa - ma * ma).clamp_min(0)
+    vb = (mbb - mb * mb).clamp_min(0)
     cc = cross * cross / (va * vb + eps)
     return 1.0 - cc.mean()
+
+
+def box_mean(t: Tensor, window: int) -> Tensor:
+    """Mean of ``t`` ``(B, C, D, H, W)`` over cubic windows of ``window`` voxels clipped at the border
+    (``avg_pool3d(..., count_include_pad=False)``), as three 1-D passes: a clipped box is a product of
+    clipped intervals, so the sums and the voxel counts factor by axis."""
+    for axis in range(3):
+        size = [1, 1, 1]
+        size[axis] = window
+        t = F.avg_pool3d(t, size, stride=1, padding=[k // 2 for k in size], count_include_pad=False)
+    return t
 
 
 def mse(a: Tensor, b: Tensor) -> Tensor:

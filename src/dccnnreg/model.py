@@ -120,7 +120,7 @@ class DCCNNLSTMReg(nn.Module):
         v = torch.cat([half, -half])
         with torch.autocast(v.device.type, enabled=False):
             inc = integrate_velocity(v, self.config.int_steps)
-            inc_inv = integrate_velocity(-v, self.config.int_steps)
+            inc_inv = torch.cat([inc[b:], inc[:b]])  # exp(-v): -v is v with the paths swapped
             u = compose(u, inc)
             u_inv = compose(inc_inv, torch.cat([paths["m_inv"], paths["f_inv"]]))
         return state, {"m": u[:b], "f": u[b:], "m_inv": u_inv[:b], "f_inv": u_inv[b:]}

@@ -29,6 +29,7 @@ from . import layout
 from .labels import label_name, label_values, read_label_names
 from .metrics import folding_percent, log_jacobian, sdlogj
 from .nifti import atomic_path, load_volume, save_like, save_volume
+from .preprocess import affine_determinant
 
 # (file kind, invert) in ants.apply_transforms order; kinds name the files of :func:`subject_paths`.
 NATIVE_TO_ATLAS = (("forward", False), ("affine", False))
@@ -92,14 +93,6 @@ def correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     x, y = x - x.mean(), y - y.mean()
     denom = np.sqrt((x * x).sum() * (y * y).sum())
     return float((x * y).sum() / denom) if denom > 0 else 0.0
-
-
-def affine_determinant(mat_path) -> float:
-    """Determinant of the linear part of an ANTs affine ``.mat``: native volume per atlas volume."""
-    import ants
-
-    params = np.asarray(ants.read_transform(str(mat_path)).parameters, dtype=np.float64)
-    return float(np.linalg.det(params[:9].reshape(3, 3)))
 
 
 def write_subject_products(reg, moving_brain: np.ndarray, atlas: AtlasSpace, grid_affine: np.ndarray,

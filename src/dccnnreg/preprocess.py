@@ -16,9 +16,17 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .data import normalize_intensity
 from .nifti import InputError, atomic_path, check_same_grid, load_volume, save_volume
 from .world import affine_from_itk, itk_geometry
+
+
+def normalize_intensity(img: np.ndarray, lo: float = 0.5, hi: float = 99.5) -> np.ndarray:
+    """Rescale so the ``lo``/``hi`` percentiles of non-zero voxels map to 0/1, clipped: same shape, float32."""
+    vals = img[img != 0] if np.any(img != 0) else img.ravel()
+    a, b = np.percentile(vals, [lo, hi])
+    if b <= a:
+        b = a + 1.0
+    return np.clip((img - a) / (b - a), 0.0, 1.0).astype(np.float32)
 
 
 def _ants():
@@ -117,8 +125,8 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True) -
     ants = _ants()
     vol = load_volume(image_path)
     img = to_ants(vol.data - vol.data.min(), vol.affine)
-    if n4:
-        img = ants.n4_bias_field_correction(img, shrink_factor=2)
+    if n4:  # the bias field is fitted inside the head (ANTs' foreground mask), not over the background
+        img = ants.n4_bias_field_correction(img, mask=ants.get_mask(img), shrink_factor=2)
     fixed = ants.image_read(str(atlas_head_path))
     reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric="mattes",
                             random_seed=1, aff_random_sampling_rate=0.5)
@@ -140,6 +148,29 @@ def labels_to_grid(labels_path, image_path, atlas_head_path, affine_mat, out_pat
                                    interpolator="genericLabel", whichtoinvert=[False])
     data, affine = from_ants(warped)
     save_volume(np.rint(data).astype(np.int32), affine, out_path, np.int32)
+
+
+def affine_determinant(mat_path) -> float:
+    """Determinant of the linear part of an ANTs affine ``.mat``: native volume per atlas volume."""
+    params = np.asarray(_ants().read_transform(str(mat_path)).parameters, dtype=np.float64)
+    return float(np.linalg.det(params[:9].reshape(3, 3)))
+
+
+def preprocess_qc(subjects: dict[str, tuple[str, str]], out_path) -> pd.DataFrame:
+    """Brain volumes of a batch of preprocessed subjects; ``subjects`` maps each to its (brain mask on the
+    network grid, affine ``.mat``). One row per subject: ``mask_ml`` (the mask in atlas space),
+    ``affine_determinant`` and ``brain_ml_native`` (their product: the brain's volume in the subject's own
+    image). Written to ``out_path`` (TSV)."""
+    rows = []
+    for subject, (mask_path, affine_mat) in subjects.items():
+        mask = load_volume(mask_path, labels=True)
+        ml = float((mask.data > 0).sum()) * abs(float(np.linalg.det(mask.affine[:3, :3]))) / 1000.0
+        det = affine_determinant(affine_mat)
+        rows.append({"subject": subject, "mask_ml": ml, "affine_determinant": det, "brain_ml_native": ml * abs(det)})
+    table = pd.DataFrame(rows, columns=["subject", "mask_ml", "affine_determinant", "brain_ml_native"])
+    with atomic_path(out_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    return table
 
 
 def clean_mask(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -1,13 +1,11 @@
 """What the workflow's jobs run: typed functions that the thin scripts in ``workflow/scripts`` call with
-the job's files and settings unpacked (job logging, training launch, registration jobs, evaluation I/O,
-the benchmark report)."""
+the job's files and settings unpacked (training launch, registration jobs, evaluation I/O, the benchmark
+report)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +15,7 @@ from . import checkpoint, distributed, networks
 from .data import SubjectFiles, load_sample, subject_files
 from .device import pick_device
 from .evaluate import evaluate_pair
+from .jobs import start_log
 from .labels import label_name, read_label_names
 from .native import load_atlas_space
 from .nifti import InputError, atomic_path, load_volume
@@ -25,17 +24,6 @@ from .register import output_paths, register_cohort, register_pair
 from .syn import register_syn
 from .train import TrainConfig, train
 from .world import read_ants_field
-
-
-def start_log(path, threads: int | None = None) -> None:
-    """Send logging, stdout and stderr of a job to its log file; cap torch's and ITK's (ANTs) CPU threads."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    stream = open(path, "a", buffering=1)
-    sys.stdout = sys.stderr = stream
-    logging.basicConfig(stream=stream, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
-    if threads:
-        torch.set_num_threads(threads)
-        os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads)
 
 
 def train_job(method: str, settings: dict, schedule: dict, train_set: list[SubjectFiles], val_set: list[SubjectFiles],
@@ -108,38 +96,43 @@ def register_syn_job(atlas: dict, subjects: list[SubjectFiles], out_dir, dataset
     register_cohort(register, atlas["brain"], subjects, out_dir, dataset, f"SyN ({preset})", _atlas_space(atlas, subjects))
 
 
-def evaluate_job(fixed_labels, mask, registration_prefix, warped_labels, labels, method: str, subject: str,
-                 out_table, out_summary) -> None:
-    """Score one registered pair against the atlas labels: a deformable result from its files at
-    ``registration_prefix``, or an affine-only result from ``warped_labels`` (no field)."""
+def evaluate_job(fixed_labels, mask, pairs: dict, labels, method: str, out_table, out_summary) -> None:
+    """Score registered pairs against the atlas labels: ``pairs`` maps each subject to its deformable
+    result's file prefix (a registration folder / subject) or, for an affine-only result (no field),
+    to its warped label map. Writes the per-structure rows and one summary row per subject."""
     fixed = load_volume(fixed_labels, labels=True)
     inside = load_volume(mask, labels=True).data > 0
-    if registration_prefix:
-        reg = output_paths(registration_prefix)
-        warped = load_volume(reg["warped_labels"], labels=True)
-        fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
-        seconds = json.loads(reg["timing"].read_text())["seconds"]
-    else:
-        warped, fwd, inv, seconds = load_volume(warped_labels, labels=True), None, None, None  # part of preprocessing
-    table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, inside, labels)
-    summary.update(method=method, subject=subject, seconds=seconds)
+    tables, summaries = [], []
+    for subject, path in pairs.items():
+        if method == "affine":
+            warped, fwd, inv, seconds = load_volume(path, labels=True), None, None, None  # part of preprocessing
+        else:
+            reg = output_paths(path)
+            warped = load_volume(reg["warped_labels"], labels=True)
+            fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
+            seconds = json.loads(reg["timing"].read_text())["seconds"]
+        table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, inside, labels)
+        tables.append(table.assign(method=method, subject=subject))
+        summaries.append({**summary, "method": method, "subject": subject, "seconds": seconds})
+        logging.info("%s %s: Dice %.3f, %.3f %% folding", method, subject, summary["dice_mean"], summary["folding_pct"])
     with atomic_path(out_table) as tmp:
-        table.assign(method=method, subject=subject).to_csv(tmp, sep="\t", index=False)
+        pd.concat(tables, ignore_index=True).to_csv(tmp, sep="\t", index=False)
     with atomic_path(out_summary) as tmp:
-        Path(tmp).write_text(json.dumps(summary, indent=2))
+        pd.DataFrame(summaries).to_csv(tmp, sep="\t", index=False)
 
 
 def benchmark_report(summaries: list, tables: list, methods: list[str], examples: dict[str, str], affine_example,
                      atlas_labels, label_names, dataset: str, out: dict) -> None:
-    """Methods side by side on the labelled test pairs (at least one): ``out['summary']`` (one row per method, in the order
+    """Methods side by side on the labelled test pairs (at least one), from the evaluation jobs' ``summaries``
+    and per-structure ``tables`` (TSV): ``out['summary']`` (one row per method, in the order
     of ``methods``), ``out['per_structure']``, ``out['structure_dice']`` (structure x method) and the
     figures ``out['boxplot']``, ``out['jacobian']``, ``out['overlay']`` of the example subject (the first
     by name), whose registration folders per deformable method are ``examples`` and whose affinely
     aligned brain is ``affine_example``."""
     if not summaries:
         raise InputError(f"dataset {dataset}: no labelled test subject passed its input checks, nothing to benchmark")
-    summary = pd.DataFrame([json.loads(Path(p).read_text()) for p in summaries])
-    per_structure = pd.concat([pd.read_csv(p, sep="\t") for p in tables], ignore_index=True)
+    summary = pd.concat([pd.read_csv(p, sep="\t", dtype={"subject": str}) for p in summaries], ignore_index=True)
+    per_structure = pd.concat([pd.read_csv(p, sep="\t", dtype={"subject": str}) for p in tables], ignore_index=True)
     names = read_label_names(label_names)
     per_structure["name"] = [label_name(k, names) for k in per_structure["label"]]
     with atomic_path(out["per_structure"]) as tmp:

@@ -1,4 +1,5 @@
 import functools
+import math
 import os
 
 import pandas as pd
@@ -27,15 +28,19 @@ wildcard_constraints:
     subject="[A-Za-z0-9_.-]+",
 
 
+ENTRY = SHEET.to_dict("index")  # (dataset, subject) -> its sheet row: the planner's lookups stay O(1)
+
+
 def row(wc):
-    return SHEET.loc[(wc.dataset, wc.subject)]
+    return ENTRY[(wc.dataset, wc.subject)]
 
 
 def has_labels(dataset, subject):
     """The one place that decides whether a subject has a label map: a non-empty `labels` cell."""
-    return SHEET.loc[(dataset, subject), "labels"] != ""
+    return ENTRY[(dataset, subject)]["labels"] != ""
 
 
+@functools.cache
 def subjects(dataset, split=None, labelled=False):
     """Subject ids of ``dataset`` (in ``split`` and with labels, if asked), sorted; qc_exclude'd ones left out."""
     df = SHEET[SHEET["dataset"] == dataset]
@@ -43,9 +48,10 @@ def subjects(dataset, split=None, labelled=False):
         df = df[df["split"] == split]
     if labelled:
         df = df[df["labels"] != ""]
-    return sorted(df["subject"])
+    return tuple(sorted(df["subject"]))
 
 
+@functools.cache
 def chunk_of(dataset, subject):
     """The subject's chunk: the hash of its id into `register.batches` (stable as the cohort grows). Input
     checks run per chunk, and a cohort method's registration batch is the chunk."""
@@ -77,22 +83,61 @@ def _check_table(path, mtime_ns):
     return dict(zip(table["subject"], table["ok"]))
 
 
-def passed(dataset, subject):
-    """Whether the subject's input check passed. Until its chunk is checked, a subject whose files exist is
-    planned as passing (so a dry run shows the whole plan); jobs are re-planned when the check is written."""
+def chunk_checks(dataset, chunk):
+    """Subject -> whether its input check passed, once the chunk is checked; None before."""
     try:
-        path = checkpoints.check_inputs.get(dataset=dataset, chunk=chunk_of(dataset, subject)).output[0]
+        path = checkpoints.check_inputs.get(dataset=dataset, chunk=chunk).output[0]
     except IncompleteCheckpointException:
-        return all(os.path.exists(f) for f in SHEET.loc[(dataset, subject), ["image", "labels"]] if f)
-    return bool(_check_table(path, os.stat(path).st_mtime_ns).get(subject, True))
+        return None
+    return _check_table(path, os.stat(path).st_mtime_ns)
+
+
+@functools.cache
+def files_exist(dataset, subject):
+    entry = ENTRY[(dataset, subject)]
+    return all(os.path.exists(f) for f in (entry["image"], entry["labels"]) if f)
 
 
 def passing(dataset, ids):
-    return [s for s in ids if passed(dataset, s)]
+    """The ``ids`` whose input check passed. Until its chunk is checked, a subject whose files exist is planned
+    as passing (so a dry run shows the whole plan); jobs are re-planned when the check is written."""
+    checks = {c: chunk_checks(dataset, c) for c in {chunk_of(dataset, s) for s in ids}}
+    tables = [(s, checks[chunk_of(dataset, s)]) for s in ids]
+    return [s for s, table in tables if (files_exist(dataset, s) if table is None else bool(table.get(s, True)))]
 
 
 def preproc(dataset, subject, kind):
     return f"results/{dataset}/preproc/{subject}_{kind}"
+
+
+@functools.cache
+def preprocess_batches(dataset):
+    """Preprocessing batch -> its subjects, hashed into batches of about `preprocess.batch_size`. A batch's
+    brain-volume table depends on all its subjects' preprocessing, so the SLURM profile's `preprocess` group
+    runs a batch's affine, labels_to_grid and skull_strip steps as one job."""
+    ids = subjects(dataset)
+    n = max(1, math.ceil(len(ids) / config["preprocess"]["batch_size"]))
+    out = {}
+    for s in ids:
+        out.setdefault(f"{assign_batch(dataset, s, n):03d}", []).append(s)
+    return out
+
+
+def preprocess_qc_pairs(wc):
+    """Subject -> (brain mask, affine) of the batch's subjects that passed their checks."""
+    ids = passing(wc.dataset, preprocess_batches(wc.dataset)[wc.batch])
+    return {s: (preproc(wc.dataset, s, "mask.nii.gz"), preproc(wc.dataset, s, "affine.mat")) for s in ids}
+
+
+def preprocess_qc_inputs(wc):
+    candidates = preprocess_batches(wc.dataset)[wc.batch]
+    ids = passing(wc.dataset, candidates)
+    return {
+        "checks": check_paths(wc.dataset, candidates),
+        "masks": [preproc(wc.dataset, s, "mask.nii.gz") for s in ids],
+        "affines": [preproc(wc.dataset, s, "affine.mat") for s in ids],
+        "labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in ids if has_labels(wc.dataset, s)],
+    }
 
 
 ATLAS = {k: f"results/atlas/{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
@@ -156,8 +201,7 @@ def registration_dir(dataset, method, subject):
     """The folder holding ``subject``'s warps: one job per subject for SyN, per batch for networks."""
     if method == "syn":
         return f"results/{dataset}/syn/{subject}"
-    batch = next(b for b, ids in register_batches(dataset, method).items() if subject in ids)
-    return f"results/{dataset}/{method}/batch-{batch}"
+    return f"results/{dataset}/{method}/batch-{chunk_of(dataset, subject)}"
 
 
 def registration_inputs(candidates, dataset, method):
@@ -170,7 +214,7 @@ def registration_inputs(candidates, dataset, method):
         "moving_labels": [preproc(dataset, s, "labels.nii.gz") for s in subject_ids if has_labels(dataset, s)],
     }
     if method in COHORT_METHODS:
-        files["native"] = [SHEET.loc[(dataset, s), "image"] for s in subject_ids]
+        files["native"] = [ENTRY[(dataset, s)]["image"] for s in subject_ids]
         files["affines"] = [preproc(dataset, s, "affine.mat") for s in subject_ids]
     return files
 
@@ -180,20 +224,39 @@ def registration_params(candidates, dataset):
     return {"subjects": subject_ids, "labelled": [s for s in subject_ids if has_labels(dataset, s)]}
 
 
-def benchmark_subjects(wc):
+def benchmark_subjects(dataset):
     """Labelled test subjects that passed their checks: the pairs scored against labels."""
-    return passing(wc.dataset, subjects(wc.dataset, "test", labelled=True))
+    return passing(dataset, subjects(dataset, "test", labelled=True))
 
 
 def benchmark_datasets():
     return [d for d in DATASETS if subjects(d, "test", labelled=True)]
 
 
-def eval_inputs(wc):
-    common = {"fixed_labels": ATLAS["labels"], "mask": ATLAS["mask"]}
+def eval_batches(dataset):
+    """Evaluation batch (the chunk) -> its benchmark subjects: one `evaluate` job per method and batch."""
+    batches = {}
+    for s in benchmark_subjects(dataset):
+        batches.setdefault(chunk_of(dataset, s), []).append(s)
+    return batches
+
+
+def eval_pairs(wc):
+    """Subject -> what `evaluate` scores: the affine-only label map, or the prefix of the subject's registration files."""
+    ids = eval_batches(wc.dataset).get(wc.batch, [])
     if wc.method == "affine":
-        return {**common, "warped_labels": preproc(wc.dataset, wc.subject, "labels.nii.gz")}
-    return {**common, "registration": registration_dir(wc.dataset, wc.method, wc.subject)}
+        return {s: preproc(wc.dataset, s, "labels.nii.gz") for s in ids}
+    return {s: f"{registration_dir(wc.dataset, wc.method, s)}/{s}" for s in ids}
+
+
+def eval_inputs(wc):
+    ids = eval_batches(wc.dataset).get(wc.batch, [])
+    if wc.method == "affine":
+        scored = [preproc(wc.dataset, s, "labels.nii.gz") for s in ids]
+    else:
+        scored = sorted({registration_dir(wc.dataset, wc.method, s) for s in ids})
+    return {"fixed_labels": ATLAS["labels"], "mask": ATLAS["mask"], "scored": scored,
+            "checks": check_paths(wc.dataset, ids)}
 
 
 def cohort_inputs(wc):
@@ -205,14 +268,15 @@ def cohort_inputs(wc):
 
 
 def benchmark_inputs(wc):
-    ids = benchmark_subjects(wc)
-    pairs = [(m, s) for m in METHODS for s in ids]
+    ids = benchmark_subjects(wc.dataset)
+    checks = check_paths(wc.dataset, subjects(wc.dataset, "test", labelled=True))
     if not ids:
-        return {"checks": check_paths(wc.dataset, subjects(wc.dataset, "test", labelled=True))}
+        return {"checks": checks}
+    runs = [(m, b) for m in METHODS for b in sorted(eval_batches(wc.dataset))]
     return {
-        "checks": check_paths(wc.dataset, subjects(wc.dataset, "test", labelled=True)),
-        "tables": [f"results/{wc.dataset}/eval/{m}/{s}_structures.tsv" for m, s in pairs],
-        "summaries": [f"results/{wc.dataset}/eval/{m}/{s}_summary.json" for m, s in pairs],
+        "checks": checks,
+        "tables": [f"results/{wc.dataset}/eval/{m}/batch-{b}_structures.tsv" for m, b in runs],
+        "summaries": [f"results/{wc.dataset}/eval/{m}/batch-{b}_summary.tsv" for m, b in runs],
         "examples": [registration_dir(wc.dataset, m, ids[0]) for m in DEFORMABLE],
         "affine_example": preproc(wc.dataset, ids[0], "brain.nii.gz"),
     }
@@ -220,7 +284,7 @@ def benchmark_inputs(wc):
 
 def chunk_files(wc):
     """(subject, image, labels) of the chunk's subjects, as written in the sheet."""
-    return [(s, SHEET.loc[(wc.dataset, s), "image"], SHEET.loc[(wc.dataset, s), "labels"]) for s in chunks(wc.dataset)[wc.chunk]]
+    return [(s, ENTRY[(wc.dataset, s)]["image"], ENTRY[(wc.dataset, s)]["labels"]) for s in chunks(wc.dataset)[wc.chunk]]
 
 
 def atlas_for_products(wc):
@@ -234,9 +298,10 @@ def final_outputs(wc):
     """Every dataset's cohort tables and split; the benchmark report where labelled test subjects passed their checks."""
     cohort = expand("results/{dataset}/cohort/{method}/qc.tsv", dataset=DATASETS, method=COHORT_METHODS)
     cohort += expand("results/{dataset}/split.tsv", dataset=DATASETS)
+    cohort += [f"results/{d}/qc/preprocess/batch-{b}.tsv" for d in DATASETS for b in sorted(preprocess_batches(d))]
     checks = [f for d in benchmark_datasets() for f in check_paths(d, subjects(d, "test", labelled=True))]
     benchmark = [f"results/{d}/report/summary.tsv" for d in benchmark_datasets()
-                 if passing(d, subjects(d, "test", labelled=True))]
+                 if benchmark_subjects(d)]
     return cohort + checks + benchmark + ([DERIVATIVES] if BIDS else [])
 
 

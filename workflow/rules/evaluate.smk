@@ -5,19 +5,23 @@ rule evaluate:
     input:
         unpack(eval_inputs),
     output:
-        table="results/{dataset}/eval/{method}/{subject}_structures.tsv",
-        summary="results/{dataset}/eval/{method}/{subject}_summary.json",
+        table="results/{dataset}/eval/{method}/batch-{batch}_structures.tsv",
+        summary="results/{dataset}/eval/{method}/batch-{batch}_summary.tsv",
     params:
+        pairs=eval_pairs,
         labels=config["evaluation"]["labels"],
     wildcard_constraints:
         method="|".join(METHODS),
+        batch=r"\d+",
     resources:
         mem_mb=4000,
-        runtime=10,
+        runtime=60,
     conda:
         "../../envs/dccnnreg.yaml"
     log:
-        "logs/{dataset}/evaluate/{method}/{subject}.log",
+        "logs/{dataset}/evaluate/{method}/batch-{batch}.log",
+    benchmark:
+        "benchmarks/{dataset}/evaluate/{method}/batch-{batch}.tsv"
     script:
         "../scripts/evaluate.py"
 

@@ -112,6 +112,28 @@ rule skull_strip:
         "../scripts/skull_strip.py"
 
 
+rule preprocess_qc:
+    input:
+        unpack(preprocess_qc_inputs),
+    output:
+        "results/{dataset}/qc/preprocess/batch-{batch}.tsv",
+    params:
+        subjects=preprocess_qc_pairs,
+    wildcard_constraints:
+        batch=r"\d+",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/dccnnreg.yaml"
+    log:
+        "logs/{dataset}/preprocess_qc/batch-{batch}.log",
+    benchmark:
+        "benchmarks/{dataset}/preprocess_qc/batch-{batch}.tsv"
+    script:
+        "../scripts/preprocess_qc.py"
+
+
 localrules:
     split,
 

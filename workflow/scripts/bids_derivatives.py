@@ -1,5 +1,5 @@
 from dccnnreg.derivatives import write_derivatives
-from dccnnreg.workflow import start_log
+from dccnnreg.jobs import start_log
 
 start_log(snakemake.log[0])
 p, i = snakemake.params, snakemake.input

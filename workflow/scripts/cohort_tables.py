@@ -1,5 +1,5 @@
 from dccnnreg.cohort_summary import write_cohort_outputs
-from dccnnreg.workflow import start_log
+from dccnnreg.jobs import start_log
 
 start_log(snakemake.log[0])
 p, i = snakemake.params, snakemake.input

@@ -1,6 +1,6 @@
+from dccnnreg.jobs import start_log
 from dccnnreg.nifti import subject_errors
 from dccnnreg.preprocess import labels_to_grid
-from dccnnreg.workflow import start_log
 
 start_log(snakemake.log[0])
 with subject_errors(snakemake.wildcards.dataset, snakemake.wildcards.subject):

@@ -1,7 +1,7 @@
+from dccnnreg.jobs import start_log
 from dccnnreg.nifti import load_volume, subject_errors
 from dccnnreg.plots import overlay_png
 from dccnnreg.preprocess import skull_strip
-from dccnnreg.workflow import start_log
 
 start_log(snakemake.log[0], snakemake.threads)
 with subject_errors(snakemake.wildcards.dataset, snakemake.wildcards.subject):

@@ -1,7 +1,8 @@
 from pathlib import Path
 
 from dccnnreg.data import subject_files
-from dccnnreg.workflow import start_log, train_job
+from dccnnreg.jobs import start_log
+from dccnnreg.workflow import train_job
 
 start_log(snakemake.log[0], snakemake.threads)
 i, p = snakemake.input, snakemake.params
