@@ -58,13 +58,18 @@ def chunk_of(dataset, subject):
     return f"{assign_batch(dataset, subject, config['register']['batches']):03d}"
 
 
+def by_chunk(dataset, ids):
+    """Chunk id -> those of ``ids`` in it, in their order."""
+    out = {}
+    for s in ids:
+        out.setdefault(chunk_of(dataset, s), []).append(s)
+    return out
+
+
 @functools.cache
 def chunks(dataset):
     """Chunk id -> the (not excluded) subjects in it."""
-    out = {}
-    for s in subjects(dataset):
-        out.setdefault(chunk_of(dataset, s), []).append(s)
-    return out
+    return by_chunk(dataset, subjects(dataset))
 
 
 def check_path(dataset, chunk):
@@ -130,13 +135,13 @@ def preprocess_qc_pairs(wc):
 
 
 def preprocess_qc_inputs(wc):
-    candidates = preprocess_batches(wc.dataset)[wc.batch]
-    ids = passing(wc.dataset, candidates)
+    """The QC table's files and, so that a batch's group job holds all its subjects' steps, their label maps."""
+    pairs = preprocess_qc_pairs(wc)
     return {
-        "checks": check_paths(wc.dataset, candidates),
-        "masks": [preproc(wc.dataset, s, "mask.nii.gz") for s in ids],
-        "affines": [preproc(wc.dataset, s, "affine.mat") for s in ids],
-        "labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in ids if has_labels(wc.dataset, s)],
+        "checks": check_paths(wc.dataset, preprocess_batches(wc.dataset)[wc.batch]),
+        "masks": [mask for mask, _ in pairs.values()],
+        "affines": [affine for _, affine in pairs.values()],
+        "labels": [preproc(wc.dataset, s, "labels.nii.gz") for s in pairs if has_labels(wc.dataset, s)],
     }
 
 
@@ -186,10 +191,7 @@ def registered(dataset, method):
 def register_batches(dataset, method):
     """Batch id -> subjects registered in one job (the model loaded once): the subject's chunk, so a new
     subject reruns only its own batch."""
-    batches = {}
-    for s in registered(dataset, method):
-        batches.setdefault(chunk_of(dataset, s), []).append(s)
-    return batches
+    return by_chunk(dataset, registered(dataset, method))
 
 
 def batch_subjects(wc):
@@ -235,10 +237,7 @@ def benchmark_datasets():
 
 def eval_batches(dataset):
     """Evaluation batch (the chunk) -> its benchmark subjects: one `evaluate` job per method and batch."""
-    batches = {}
-    for s in benchmark_subjects(dataset):
-        batches.setdefault(chunk_of(dataset, s), []).append(s)
-    return batches
+    return by_chunk(dataset, benchmark_subjects(dataset))
 
 
 def eval_pairs(wc):
