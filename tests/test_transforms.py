@@ -3,8 +3,8 @@ import torch
 
 from conftest import smooth_field, smooth_image, t
 from dccnnreg.transforms import (
-    compose, identity_grid, integrate_sequence, integrate_velocity, jacobian_determinant, resize_field, warp,
-    warp_labels,
+    compose, gaussian_smooth, identity_grid, integrate_sequence, integrate_velocity, invert_field, jacobian_determinant, resize_field,
+    warp, warp_labels,
 )
 
 
@@ -59,6 +59,36 @@ def test_integrated_inverse_composes_to_identity(rng):
     assert residual.abs().max() < 0.05 * u.abs().max()
     assert u.abs().max() > 1.0
     assert jacobian_determinant(u).min() > 0
+
+
+def test_gaussian_smooth_keeps_mass_and_constants_and_matches_the_variance():
+    x = torch.zeros(1, 2, 21, 21, 21)
+    x[0, 0, 10, 10, 10] = 1.0
+    x[0, 1] = 3.0
+    y = gaussian_smooth(x, 1.5)
+    assert torch.isclose(y[0, 0].sum(), torch.tensor(1.0), atol=1e-6)
+    torch.testing.assert_close(y[0, 1, 5:-5, 5:-5, 5:-5], x[0, 1, 5:-5, 5:-5, 5:-5])
+    offsets = torch.arange(21.0) - 10
+    variance = (y[0, 0].sum(dim=(1, 2)) * offsets**2).sum()
+    assert abs(float(variance) - 1.5**2) < 0.05  # truncated at 3 sigma
+    assert gaussian_smooth(x, 0) is x
+
+
+def test_invert_field_of_a_translation_follows_the_damped_iteration():
+    c = torch.tensor([1.5, -2.0, 0.25]).view(1, 3, 1, 1, 1)
+    u = c.expand(1, 3, 8, 9, 10).clone()
+    v = invert_field(u, torch.zeros_like(u), iterations=6, damping=0.5)
+    torch.testing.assert_close(v, (-c * (1 - 0.5**6)).expand_as(u), rtol=0, atol=1e-5)
+    torch.testing.assert_close(invert_field(u, torch.zeros_like(u), 1, damping=1.0), -u, rtol=0, atol=1e-5)
+
+
+def test_invert_field_polishes_an_integrated_inverse(rng):
+    v = t(smooth_field(rng, (24, 24, 24), 4.0, sigma=4))
+    u, u_inv = integrate_velocity(v, 6), integrate_velocity(-v, 6)
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4), slice(4, -4))
+    before = compose(u, u_inv)[inner].abs().max()
+    after = compose(u, invert_field(u, u_inv, 10))[inner].abs().max()
+    assert before > 0.01 and after < before / 100
 
 
 def test_integrate_sequence_returns_matching_inverse(rng):

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from . import networks
+from .losses import LossWeights
 from .nifti import atomic_path
 
 PATTERN = "ckpt_*.pt"
@@ -66,6 +67,14 @@ def load_model(path, device="cpu") -> nn.Module:
     model = networks.build(networks.model_config(method_of(ckpt), ckpt["model_config"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval()
+
+
+def training_loss(path) -> LossWeights:
+    """The loss weights a model was trained with (its ``train_config``): the objective of refinement."""
+    ckpt = load(path)
+    if "train_config" not in ckpt:
+        raise ValueError(f"{path}: this checkpoint does not record its training settings")
+    return LossWeights(**ckpt["train_config"]["loss"])
 
 
 def newest(directory) -> Path | None:

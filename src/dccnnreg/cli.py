@@ -17,6 +17,7 @@ from .data import load_sample
 from .device import pick_device
 from .evaluate import evaluate_pair
 from .nifti import InputError, load_volume
+from .refine import RefineConfig
 from .register import register_pair, write_registration
 from .train import TrainConfig, train
 from .world import read_ants_field
@@ -54,10 +55,13 @@ def cmd_register(a) -> None:
     model = checkpoint.load_model(a.model, device)
     fixed = load_sample("fixed", a.fixed, a.fixed_labels)
     moving = load_sample("moving", a.moving, a.moving_labels)
-    reg = register_pair(model, moving, fixed, device, a.precision)
+    refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
+    reg = register_pair(model, moving, fixed, device, a.precision,
+                        (refine, checkpoint.training_loss(a.model)) if refine.steps else None)
     for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
         print(f"{name}\t{path}")
     print(f"seconds\t{reg.seconds:.3f}")
+    print(f"refine_seconds\t{reg.refine_seconds:.3f}")
 
 
 def cmd_evaluate(a) -> None:
@@ -110,6 +114,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--moving-labels")
     r.add_argument("--out-prefix", required=True)
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    r.add_argument("--refine-steps", type=int, default=RefineConfig.steps,
+                   help="instance optimisation steps on the model's training objective (dccnn_lstm; 0: off)")
+    r.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
+    r.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
+    r.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
     r.set_defaults(func=cmd_register)
 
     e = sub.add_parser("evaluate", help="Dice / HD95 / folding of a registered pair")

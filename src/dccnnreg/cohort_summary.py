@@ -21,7 +21,8 @@ from .register import output_paths
 OUTLIER_Z = 3.5  # robust z-score beyond which a subject is flagged (Iglewicz and Hoaglin)
 MAX_FOLDING_PCT = 0.1  # a diffeomorphic registration should fold nowhere
 MIN_SUBJECTS_FOR_Z = 5  # fewer registered subjects give no robust spread: z-scores stay empty
-QC_COLUMNS = ["similarity", "similarity_affine", "folding_pct", "sdlogj", "affine_determinant", "seconds"]
+QC_COLUMNS = ["similarity", "similarity_affine", "folding_pct", "sdlogj", "affine_determinant", "seconds",
+              "refine_seconds"]
 
 
 def robust_z(x) -> np.ndarray:

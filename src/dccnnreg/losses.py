@@ -127,6 +127,19 @@ def registration_loss(
     return _weighted(parts, w)
 
 
+def middle_loss(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, w: LossWeights) -> tuple[Tensor, dict[str, float]]:
+    """The symmetric objective of refinement, on the half-maps alone (no inverse needed): similarity of both
+    images in the middle space, diffusion of both half-maps and their folding penalty, weighted by ``w.sim``,
+    ``w.smooth`` and ``w.jacobian``. Exchanging the images and the paths leaves it unchanged."""
+    m, f = half["psi_m"], half["psi_f"]
+    parts = {
+        "sim": _similarity(w)(warp(moving, m), warp(fixed, f)),
+        "smooth": 0.5 * (diffusion(m) + diffusion(f)),
+        "jacobian": 0.5 * (negative_jacobian(m) + negative_jacobian(f)),
+    }
+    return _weighted(parts, w)
+
+
 def pairwise_loss(
     out: dict[str, Tensor],
     moving: Tensor,

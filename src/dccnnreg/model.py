@@ -20,7 +20,8 @@ Architecture (``forward(moving, fixed)``, both ``(B, 1, D, H, W)`` on one grid):
    (``int_steps`` squarings) and composed onto its path, ``psi <- psi o exp(v / T)``; the inverse
    is accumulated from ``exp(-v / T)`` in reverse order. Fields are upsampled between scales.
 5. **Forward and inverse from one model**: ``phi_MF = psi_M o psi_F^-1`` (pulls the moving image
-   onto the fixed grid) and ``phi_FM = psi_F o psi_M^-1``.
+   onto the fixed grid) and ``phi_FM = psi_F o psi_M^-1`` (:func:`full_maps`). At registration the
+   accumulated inverses are polished into the grid inverses of the half-maps (:func:`polish_inverses`).
 
 Choices the paper leaves open, made here (all configurable through :class:`ModelConfig`):
 
@@ -50,9 +51,11 @@ from torch import nn
 
 from .layers import ConvLSTMCell, UNetPyramid
 from .losses import registration_loss
-from .transforms import compose, integrate_velocity, resize_field, warp
+from .transforms import compose, integrate_velocity, invert_field, resize_field, warp
 
 Tensor = torch.Tensor
+HALF_MAPS = ("psi_m", "psi_f", "psi_m_inv", "psi_f_inv")
+INVERSE_ITERATIONS = 10  # at registration: the half-maps' inverses to ~1e-3 voxel (bench/real_labelmaps.py)
 
 
 @dataclass
@@ -147,13 +150,23 @@ class DCCNNLSTMReg(nn.Module):
             state = None
             for _ in range(T):
                 state, paths = self._step(l, pyramid[l], state, paths, T)
-        crop = {k: u[:, :, : shape[0], : shape[1], : shape[2]] for k, u in paths.items()}
-        return {
-            "forward": compose(crop["m"], crop["f_inv"]),
-            "inverse": compose(crop["f"], crop["m_inv"]),
-            "psi_m": crop["m"],
-            "psi_f": crop["f"],
-            "psi_m_inv": crop["m_inv"],
-            "psi_f_inv": crop["f_inv"],
-        }
+        crop = {f"psi_{k}": u[:, :, : shape[0], : shape[1], : shape[2]] for k, u in paths.items()}
+        return full_maps(crop)
+
+
+def full_maps(half: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The half-maps ``psi_m``, ``psi_f``, ``psi_m_inv``, ``psi_f_inv`` (``(B, 3, D, H, W)``) with the full maps
+    they give: ``forward = psi_m o psi_f^-1`` and ``inverse = psi_f o psi_m^-1``."""
+    return {"forward": compose(half["psi_m"], half["psi_f_inv"]), "inverse": compose(half["psi_f"], half["psi_m_inv"]),
+            **{k: half[k] for k in HALF_MAPS}}
+
+
+def polish_inverses(half: dict[str, Tensor], iterations: int = INVERSE_ITERATIONS) -> dict[str, Tensor]:
+    """:func:`full_maps` after replacing each half-map's inverse path by the field that inverts it on the grid
+    (:func:`~dccnnreg.transforms.invert_field`, started from the inverse path). Both paths are treated alike,
+    so exchanging moving and fixed still exchanges the results exactly."""
+    b = half["psi_m"].shape[0]
+    inv = invert_field(torch.cat([half["psi_m"], half["psi_f"]]), torch.cat([half["psi_m_inv"], half["psi_f_inv"]]),
+                       iterations)
+    return full_maps({**half, "psi_m_inv": inv[:b], "psi_f_inv": inv[b:]})
 

@@ -121,6 +121,7 @@ def write_subject_products(reg, moving_brain: np.ndarray, atlas: AtlasSpace, gri
         "sdlogj": sdlogj(reg.jacobian, atlas.mask),
         "affine_determinant": affine_determinant(affine_mat),
         "seconds": reg.seconds,
+        "refine_seconds": reg.refine_seconds,
     }
     with atomic_path(paths["qc"]) as tmp:
         Path(tmp).write_text(json.dumps(qc, indent=2))

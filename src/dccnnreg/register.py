@@ -15,9 +15,11 @@ from . import layout
 from .data import Sample, SubjectFiles, check_common_grid, image_tensor, load_sample
 from .device import autocast
 from .metrics import jacobian_det
-from .model import DCCNNLSTMReg
+from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
 from .native import AtlasSpace, write_subject_products
+from .losses import LossWeights
 from .nifti import atomic_path, save_volume, subject_errors
+from .refine import RefineConfig, refine
 from .synth import apply_field
 from .world import write_ants_field
 
@@ -32,20 +34,43 @@ class Registration:
     warped_labels: np.ndarray | None
     jacobian: np.ndarray
     seconds: float
+    refine_seconds: float = 0.0
 
 
-def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, precision: str = "fp32") -> Registration:
-    """Register ``moving`` onto ``fixed`` (same grid). Fields are float32 whatever the precision."""
-    check_common_grid([fixed, moving])
-    start = time.perf_counter()
-    with torch.no_grad(), autocast(device, precision):
-        out = model(image_tensor(moving.image, device), image_tensor(fixed.image, device))
-    fwd, inv = (out[k].float()[0].cpu().numpy() for k in ("forward", "inverse"))
+def _elapsed(start: float, device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, precision: str = "fp32",
+                  refinement: tuple[RefineConfig, LossWeights] | None = None) -> Registration:
+    """Register ``moving`` onto ``fixed`` (same grid). Fields are float32 whatever the precision.
+
+    ``refinement`` (settings and the objective's weights, for the symmetric network only) refines the
+    network's answer for the pair (:func:`~dccnnreg.refine.refine`, fp32), timed as ``refine_seconds``. The
+    symmetric network's inverse paths are polished after each (:func:`~dccnnreg.model.polish_inverses`, fp32)."""
+    check_common_grid([fixed, moving])
+    m, f = image_tensor(moving.image, device), image_tensor(fixed.image, device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        with autocast(device, precision):
+            out = model(m, f)
+        if "psi_m" in out:
+            out = polish_inverses({k: out[k].float() for k in HALF_MAPS})
+    seconds = _elapsed(start, device)
+    refine_seconds = 0.0
+    if refinement is not None and refinement[0].steps:
+        if "psi_m" not in out:
+            raise ValueError(f"refinement needs the symmetric network's half-maps; {model.method} has none")
+        start = time.perf_counter()
+        out, _ = refine(out, m, f, refinement[1], refinement[0])
+        with torch.no_grad():
+            out = polish_inverses(out)
+        refine_seconds = _elapsed(start, device)
+    fwd, inv = (out[k].float()[0].cpu().numpy() for k in ("forward", "inverse"))
     warped, warped_labels = apply_field(moving.image, moving.labels, fwd, label_mode="generic")
-    return Registration(fwd, inv, warped, warped_labels, jacobian_det(fwd).astype(np.float32), seconds)
+    return Registration(fwd, inv, warped, warped_labels, jacobian_det(fwd).astype(np.float32), seconds, refine_seconds)
 
 
 def output_paths(prefix) -> dict[str, Path]:
@@ -55,7 +80,7 @@ def output_paths(prefix) -> dict[str, Path]:
 
 def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[str, Path]:
     """Write the warped image and labels, the forward / inverse ANTs fields, the Jacobian map and
-    the network time (``*_time.json``).
+    the times (``*_time.json``: ``seconds`` of the method, ``refine_seconds`` of the refinement).
 
     ``*_fwd_warp.nii.gz`` maps the moving image onto the fixed grid
     (``antsApplyTransforms -r fixed -i moving -t fwd``); ``*_inv_warp.nii.gz`` the reverse.
@@ -68,7 +93,7 @@ def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[st
     write_ants_field(reg.inverse, affine, paths["inverse"])
     save_volume(reg.jacobian, affine, paths["jacobian"], np.float32)
     with atomic_path(paths["timing"]) as tmp:
-        Path(tmp).write_text(json.dumps({"seconds": reg.seconds}))
+        Path(tmp).write_text(json.dumps({"seconds": reg.seconds, "refine_seconds": reg.refine_seconds}))
     return paths
 
 

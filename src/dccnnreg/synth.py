@@ -1,10 +1,10 @@
-"""Synthetic deformations and phantoms, for the demo cohort and the tests."""
+"""Synthetic deformations, phantoms and T1-like heads from label maps, for the demo cohort, benchmarks and tests."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, zoom
 
 from .transforms import integrate_velocity, warp, warp_labels
 
@@ -51,3 +51,29 @@ def phantom(shape, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         labels[inside & brain], inten[inside & brain] = k, val
     inten = gaussian_filter(inten, 0.7) + 0.02 * gaussian_filter(rng.normal(size=shape), 1.0)
     return np.clip(inten, 0, 1).astype(np.float32), labels
+
+
+# Typical T1 intensities of FreeSurfer labels (white matter 1): the basis of T1-like heads from label maps.
+T1_MEANS = {
+    0.95: (2, 41, 7, 46, 16, 28, 60, 85),  # white matter, brain stem, ventral DC, optic chiasm
+    0.55: (3, 42, 8, 47, 17, 53, 18, 54),  # cortex, cerebellar cortex, hippocampus, amygdala
+    0.75: (10, 49, 13, 52),  # thalamus, pallidum
+    0.65: (11, 50, 12, 51, 26, 58),  # caudate, putamen, accumbens
+    0.15: (4, 43, 5, 44, 14, 15, 24, 72),  # ventricles and CSF
+}
+
+
+def t1_from_labels(labels: np.ndarray, rng: np.random.Generator, spacing_mm: float = 1.0) -> np.ndarray:
+    """A T1-like head from a FreeSurfer label map ``(X, Y, Z)`` (SynthMorph-style): brain tissues at T1-typical
+    intensities jittered per subject, every other label (vessels, skull, scalp, ...) at a random intensity,
+    then partial-volume blur, a smooth multiplicative bias field and Rician noise. Float32, background 0."""
+    lut = rng.uniform(0.05, 1.0, int(labels.max()) + 1)
+    for mean, values in T1_MEANS.items():
+        lut[list(values)] = mean + rng.normal(0, 0.03)
+    lut[0] = 0.0
+    image = gaussian_filter(lut[labels.astype(np.int64)], 0.6 / spacing_mm)
+    bias = gaussian_filter(rng.normal(size=tuple(max(2, n // 32) for n in labels.shape)), 1.0)
+    bias = np.exp(0.2 * bias / max(np.abs(bias).max(), 1e-12))
+    image *= zoom(bias, np.array(labels.shape) / np.array(bias.shape), order=1)
+    noise = 0.02 * rng.normal(size=(2, *labels.shape))
+    return np.sqrt((image + noise[0]) ** 2 + noise[1] ** 2).astype(np.float32)

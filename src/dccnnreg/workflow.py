@@ -20,6 +20,7 @@ from .labels import label_name, read_label_names
 from .native import load_atlas_space
 from .nifti import InputError, atomic_path, load_volume
 from .plots import dice_boxplot, jacobian_png, overlay_png, training_curve_png
+from .refine import RefineConfig
 from .register import output_paths, register_cohort, register_pair
 from .syn import register_syn
 from .train import TrainConfig, train
@@ -81,13 +82,16 @@ def _atlas_space(atlas: dict, subjects: list[SubjectFiles]):
 
 
 def register_network_job(model_path, atlas: dict, subjects: list[SubjectFiles], out_dir, dataset: str,
-                         precision: str) -> None:
-    """Register a batch of subjects to ``atlas['brain']`` with a trained network, loaded once."""
+                         precision: str, refine: dict | None = None) -> None:
+    """Register a batch of subjects to ``atlas['brain']`` with a trained network, loaded once; ``refine``
+    (:class:`~dccnnreg.refine.RefineConfig` settings) refines each pair on the model's training objective."""
     device = pick_device()
     model = checkpoint.load_model(model_path, device)
-    register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision)
-    register_cohort(register, atlas["brain"], subjects, out_dir, dataset, f"{model.method} on {device}",
-                    _atlas_space(atlas, subjects))
+    config = RefineConfig(**refine) if refine else RefineConfig()
+    refinement = (config, checkpoint.training_loss(model_path)) if config.steps else None
+    register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision, refinement)
+    what = f"{model.method} on {device}" + (f", refined {config.steps} steps" if refinement else "")
+    register_cohort(register, atlas["brain"], subjects, out_dir, dataset, what, _atlas_space(atlas, subjects))
 
 
 def register_syn_job(atlas: dict, subjects: list[SubjectFiles], out_dir, dataset: str, preset: str, seed: int) -> None:
@@ -105,15 +109,16 @@ def evaluate_job(fixed_labels, mask, pairs: dict, labels, method: str, out_table
     tables, summaries = [], []
     for subject, path in pairs.items():
         if method == "affine":
-            warped, fwd, inv, seconds = load_volume(path, labels=True), None, None, None  # part of preprocessing
+            warped, fwd, inv, times = load_volume(path, labels=True), None, None, {}  # part of preprocessing
         else:
             reg = output_paths(path)
             warped = load_volume(reg["warped_labels"], labels=True)
             fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
-            seconds = json.loads(reg["timing"].read_text())["seconds"]
+            times = json.loads(reg["timing"].read_text())
         table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, inside, labels)
         tables.append(table.assign(method=method, subject=subject))
-        summaries.append({**summary, "method": method, "subject": subject, "seconds": seconds})
+        summaries.append({**summary, "method": method, "subject": subject, "seconds": times.get("seconds"),
+                          "refine_seconds": times.get("refine_seconds", 0.0 if times else None)})
         logging.info("%s %s: Dice %.3f, %.3f %% folding", method, subject, summary["dice_mean"], summary["folding_pct"])
     with atomic_path(out_table) as tmp:
         pd.concat(tables, ignore_index=True).to_csv(tmp, sep="\t", index=False)
@@ -146,6 +151,7 @@ def benchmark_report(summaries: list, tables: list, methods: list[str], examples
         sdlogj=("sdlogj", "mean"),
         inverse_consistency_mm=("inverse_consistency_mm", "mean"),
         seconds_per_pair=("seconds", "mean"),
+        refine_seconds_per_pair=("refine_seconds", "mean"),
     ).reindex(list(methods))
     logging.info("summary for %s:\n%s", dataset, table.to_string())
     with atomic_path(out["summary"]) as tmp:

@@ -7,6 +7,7 @@ rule register:
         directory("results/{dataset}/{method}/batch-{batch}"),
     params:
         precision=config["register"]["precision"],
+        refine=lambda wc: config["register"]["refine"] if wc.method == "dccnn_lstm" else None,
         ids=lambda wc: registration_params(batch_subjects(wc), wc.dataset),
     wildcard_constraints:
         method="|".join(LEARNED),

@@ -1,0 +1,89 @@
+"""Instance optimisation: refine one pair's symmetric registration by gradient descent on the training objective.
+
+Starting from the network's half-maps (``psi_m``, ``psi_f`` and their inverses, see
+:class:`~dccnnreg.model.DCCNNLSTMReg`), one stationary velocity ``w`` ``(B, 3, d, h, w)`` (voxel units of a
+grid ``scale`` times coarser than the images, smoothed by a Gaussian and integrated there, as SyN smooths
+its updates; its exponentials are upsampled with :func:`~dccnnreg.transforms.resize_field`) moves both paths in opposite directions through the middle space:
+
+    psi_m <- psi_m o exp(w),   psi_f <- psi_f o exp(-w),
+    psi_m^-1 <- exp(-w) o psi_m^-1,   psi_f^-1 <- exp(w) o psi_f^-1,
+
+so ``phi_MF = psi_m o exp(2w) o psi_f^-1`` remains a composition of diffeomorphisms (scaling and squaring,
+:func:`~dccnnreg.transforms.integrate_velocity`). Exchanging moving and fixed exchanges the half-maps and
+negates ``w``; the objective (middle-space similarity, smoothness and folding penalty of the half-maps, on
+the image grid) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the refined (B, A) registration is the refined (A, B) one with its paths exchanged: the two
+results stay inverse maps of each other. ``w`` starts at zero (the network's answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .losses import LossWeights, middle_loss
+from .model import HALF_MAPS, full_maps
+from .transforms import compose, gaussian_smooth, integrate_velocity, resize_field
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class RefineConfig:
+    """Settings of the instance optimisation (config ``register.refine``); ``steps: 0`` turns it off."""
+
+    steps: int = 0
+    lr: float = 0.05
+    scale: int = 1
+    sigma: float = 0.5
+    int_steps: int = 4  # w stays within about lr x steps voxels: its 2**4 pieces are small fractions of one
+
+    def __post_init__(self):
+        if self.steps < 0 or self.lr <= 0 or self.scale < 1 or self.sigma < 0 or self.int_steps < 0:
+            raise ValueError(f"refine needs steps >= 0, lr > 0, scale >= 1, sigma >= 0, int_steps >= 0: {self}")
+
+
+def increments(w: Tensor, config: RefineConfig, shape) -> Tensor:
+    """``exp(w)`` then ``exp(-w)`` (``(2B, 3, *shape)``) of ``w`` smoothed by a Gaussian of ``config.sigma``
+    voxels: integrated on the grid of ``w``, resampled to ``shape``."""
+    w = gaussian_smooth(w, config.sigma)
+    return resize_field(integrate_velocity(torch.cat([w, -w]), config.int_steps), shape)
+
+
+def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> dict[str, Tensor]:
+    """The half-maps moved by the :func:`increments` ``inc``: ``psi_m``, ``psi_f`` and, with ``inverses``,
+    ``psi_m_inv``, ``psi_f_inv``."""
+    b = inc.shape[0] // 2
+    out = {"psi_m": compose(half["psi_m"], inc[:b]), "psi_f": compose(half["psi_f"], inc[b:])}
+    if inverses:
+        out.update(psi_m_inv=compose(inc[b:], half["psi_m_inv"]), psi_f_inv=compose(inc[:b], half["psi_f_inv"]))
+    return out
+
+
+def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: LossWeights,
+           config: RefineConfig) -> tuple[dict[str, Tensor], list[float]]:
+    """Refine a pair (images ``(B, 1, D, H, W)``, network output ``half``) for ``config.steps`` Adam steps on
+    :func:`~dccnnreg.losses.middle_loss` with ``weights`` (the symmetric part of the training objective; the
+    inverse paths follow by construction and are not needed on the way). Returns the refined half-maps with
+    their full maps (:func:`~dccnnreg.model.full_maps`, float32, detached) and the objective before each step
+    and after the last."""
+    half = {k: half[k].detach().float() for k in HALF_MAPS}
+    moving, fixed = moving.float(), fixed.float()
+    shape = tuple(moving.shape[2:])
+    coarse = tuple(max(2, -(-n // config.scale)) for n in shape)
+    w = torch.zeros(moving.shape[0], 3, *coarse, device=moving.device, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=config.lr)
+    objective = lambda: middle_loss(moved_paths(half, increments(w, config, shape), False), moving, fixed,
+                                    weights)[0]
+    losses = []
+    with torch.enable_grad(), torch.autocast(moving.device.type, enabled=False):
+        for _ in range(config.steps):
+            loss = objective()
+            losses.append(float(loss.detach()))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        losses.append(float(objective()))
+        out = full_maps(moved_paths(half, increments(w, config, shape)))
+    return out, losses
