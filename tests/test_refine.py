@@ -10,7 +10,7 @@ from dccnnreg.data import Sample
 from dccnnreg.losses import LossWeights
 from dccnnreg.metrics import dice_per_label
 from dccnnreg.model import DCCNNLSTMReg, ModelConfig
-from dccnnreg.refine import RefineConfig
+from dccnnreg.refine import RefineConfig, refine
 from dccnnreg.register import register_pair
 from dccnnreg.synth import apply_field, phantom
 from dccnnreg.transforms import compose
@@ -69,6 +69,16 @@ def test_refinement_recovers_a_translation_without_folding():
     assert reg.jacobian.min() > 0
     fwd, inv = (torch.as_tensor(x)[None] for x in (reg.forward, reg.inverse))
     assert compose(fwd, inv)[0].norm(dim=0).numpy()[inside].mean() < 0.05  # voxels: phi o phi^-1 = id
+
+
+def test_refinement_lowers_its_objective_from_the_networks_answer():
+    moving, fixed = shifted_pair(2.0, (16, 16, 16))
+    m, f = (torch.as_tensor(s.image)[None, None] for s in (moving, fixed))
+    with torch.no_grad():
+        out = network()(m, f)
+    refined, losses = refine(out, m, f, WEIGHTS, RefineConfig(steps=15, lr=0.1))
+    assert len(losses) == 16 and losses[-1] < 0.9 * losses[0]
+    assert set(refined) == {"forward", "inverse", "psi_m", "psi_f", "psi_m_inv", "psi_f_inv"}
 
 
 def test_refinement_needs_the_symmetric_network_and_valid_settings():
