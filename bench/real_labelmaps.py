@@ -37,7 +37,7 @@ from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity, to_ants
-from dccnnreg.refine import RefineConfig
+from dccnnreg.refine import RefineConfig, refinement
 from dccnnreg.register import register_pair
 from dccnnreg.synth import t1_from_labels
 from dccnnreg.syn import register_syn
@@ -151,8 +151,8 @@ def main() -> None:
         model = checkpoint.load_model(path, device)
         register[method] = lambda m, f, model=model: register_pair(model, m, f, device)
         if f"{method}+refine" in a.methods:
-            objective = (refine, checkpoint.training_loss(path))
-            register[f"{method}+refine"] = lambda m, f, model=model, o=objective: register_pair(model, m, f, device, refinement=o)
+            o = refinement(path, refine)
+            register[f"{method}+refine"] = lambda m, f, model=model, o=o: register_pair(model, m, f, device, refinement=o)
 
     rows = []
     for mov_name, fix_name in itertools.combinations(a.test, 2):

@@ -103,8 +103,9 @@ def test_register_job_refines_with_the_models_training_objective(tmp_path):
     checkpoint.save(model_path, network(), 0, extra={"train_config": {"loss": WEIGHTS.to_dict()}})
     assert checkpoint.training_loss(model_path) == WEIGHTS
     subjects = [SubjectFiles("moving", str(tmp_path / "moving.nii.gz"))]
-    for refine, out in ((None, "plain"), ({"steps": 4, "lr": 0.1, "scale": 2}, "refined")):
-        register_network_job(model_path, {"brain": str(tmp_path / "fixed.nii.gz")}, subjects, tmp_path / out, "d", "fp32", refine)
+    for settings, out in ((None, "plain"), ({"steps": 4, "lr": 0.1, "scale": 2}, "refined")):
+        register_network_job(model_path, {"brain": str(tmp_path / "fixed.nii.gz")}, subjects, tmp_path / out, "d", "fp32",
+                             settings)
     plain, refined = (json.loads((tmp_path / d / "moving_time.json").read_text()) for d in ("plain", "refined"))
     assert plain["refine_seconds"] == 0 and refined["refine_seconds"] > 0
     checkpoint.save(tmp_path / "bare.pt", network(), 0)

@@ -17,7 +17,7 @@ from .data import load_sample
 from .device import pick_device
 from .evaluate import evaluate_pair
 from .nifti import InputError, load_volume
-from .refine import RefineConfig
+from .refine import RefineConfig, refinement
 from .register import register_pair, write_registration
 from .train import TrainConfig, train
 from .world import read_ants_field
@@ -56,8 +56,7 @@ def cmd_register(a) -> None:
     fixed = load_sample("fixed", a.fixed, a.fixed_labels)
     moving = load_sample("moving", a.moving, a.moving_labels)
     refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
-    reg = register_pair(model, moving, fixed, device, a.precision,
-                        (refine, checkpoint.training_loss(a.model)) if refine.steps else None)
+    reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine))
     for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
         print(f"{name}\t{path}")
     print(f"seconds\t{reg.seconds:.3f}")

@@ -28,7 +28,7 @@ import pandas as pd
 from . import layout
 from .labels import label_name, label_values, read_label_names
 from .metrics import folding_percent, log_jacobian, sdlogj
-from .nifti import atomic_path, load_volume, save_like, save_volume
+from .nifti import atomic_path, load_volume, save_like, save_volume, voxel_volume_mm3
 from .preprocess import affine_determinant
 
 # (file kind, invert) in ants.apply_transforms order; kinds name the files of :func:`subject_paths`.
@@ -78,7 +78,7 @@ def apply_chain(reference, moving, paths: dict[str, Path], steps, interpolator: 
 
 def regional_volumes(labels: np.ndarray, affine: np.ndarray, label_set, names: dict[int, str]) -> pd.DataFrame:
     """Volume in mm^3 of each label of ``label_set`` in a label map ``(X, Y, Z)`` on the grid ``affine``."""
-    voxel_mm3 = abs(float(np.linalg.det(affine[:3, :3])))
+    voxel_mm3 = voxel_volume_mm3(affine)
     counts = np.bincount(labels.ravel().clip(min=0), minlength=max(label_set, default=0) + 1)
     return pd.DataFrame({
         "label": list(label_set),

@@ -42,6 +42,11 @@ class Volume:
         return nib.affines.voxel_sizes(self.affine)
 
 
+def voxel_volume_mm3(affine: np.ndarray) -> float:
+    """Volume of one voxel of the grid ``affine`` (4x4, mm), in mm^3."""
+    return abs(float(np.linalg.det(affine[:3, :3])))
+
+
 def _fail(path, problem: str):
     raise InputError(f"{path}: {problem}")
 
@@ -66,7 +71,7 @@ def load_volume(path: str | os.PathLike, labels: bool = False) -> Volume:
     if data.ndim != 3:
         _fail(path, f"expected a 3D volume, got shape {data.shape}")
     affine = np.asarray(img.affine, dtype=np.float64)
-    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+    if not np.all(np.isfinite(affine)) or voxel_volume_mm3(affine) < 1e-9:
         _fail(path, "orientation (affine) is singular or not finite")
     spacing = nib.affines.voxel_sizes(affine)
     if np.any(spacing < MIN_SPACING_MM) or np.any(spacing > MAX_SPACING_MM):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .nifti import InputError, atomic_path, check_same_grid, load_volume, save_volume
+from .nifti import InputError, atomic_path, check_same_grid, load_volume, save_volume, voxel_volume_mm3
 from .world import affine_from_itk, itk_geometry
 
 
@@ -164,7 +164,7 @@ def preprocess_qc(subjects: dict[str, tuple[str, str]], out_path) -> pd.DataFram
     rows = []
     for subject, (mask_path, affine_mat) in subjects.items():
         mask = load_volume(mask_path, labels=True)
-        ml = float((mask.data > 0).sum()) * abs(float(np.linalg.det(mask.affine[:3, :3]))) / 1000.0
+        ml = float((mask.data > 0).sum()) * voxel_volume_mm3(mask.affine) / 1000.0
         det = affine_determinant(affine_mat)
         rows.append({"subject": subject, "mask_ml": ml, "affine_determinant": det, "brain_ml_native": ml * abs(det)})
     table = pd.DataFrame(rows, columns=["subject", "mask_ml", "affine_determinant", "brain_ml_native"])

@@ -3,7 +3,8 @@
 Starting from the network's half-maps (``psi_m``, ``psi_f`` and their inverses, see
 :class:`~dccnnreg.model.DCCNNLSTMReg`), one stationary velocity ``w`` ``(B, 3, d, h, w)`` (voxel units of a
 grid ``scale`` times coarser than the images, smoothed by a Gaussian and integrated there, as SyN smooths
-its updates; its exponentials are upsampled with :func:`~dccnnreg.transforms.resize_field`) moves both paths in opposite directions through the middle space:
+its updates; its exponentials are upsampled with :func:`~dccnnreg.transforms.resize_field`) moves both
+paths in opposite directions through the middle space:
 
     psi_m <- psi_m o exp(w),   psi_f <- psi_f o exp(-w),
     psi_m^-1 <- exp(-w) o psi_m^-1,   psi_f^-1 <- exp(w) o psi_f^-1,
@@ -11,8 +12,9 @@ its updates; its exponentials are upsampled with :func:`~dccnnreg.transforms.res
 so ``phi_MF = psi_m o exp(2w) o psi_f^-1`` remains a composition of diffeomorphisms (scaling and squaring,
 :func:`~dccnnreg.transforms.integrate_velocity`). Exchanging moving and fixed exchanges the half-maps and
 negates ``w``; the objective (middle-space similarity, smoothness and folding penalty of the half-maps, on
-the image grid) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the refined (B, A) registration is the refined (A, B) one with its paths exchanged: the two
-results stay inverse maps of each other. ``w`` starts at zero (the network's answer).
+the image grid) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the
+refined (B, A) registration is the refined (A, B) one with its paths exchanged: the two results stay inverse
+maps of each other. ``w`` starts at zero (the network's answer).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import checkpoint
 from .losses import LossWeights, middle_loss
 from .model import HALF_MAPS, full_maps
 from .transforms import compose, gaussian_smooth, integrate_velocity, resize_field
@@ -41,6 +44,12 @@ class RefineConfig:
     def __post_init__(self):
         if self.steps < 0 or self.lr <= 0 or self.scale < 1 or self.sigma < 0 or self.int_steps < 0:
             raise ValueError(f"refine needs steps >= 0, lr > 0, scale >= 1, sigma >= 0, int_steps >= 0: {self}")
+
+
+def refinement(model_path, config: RefineConfig) -> tuple[RefineConfig, LossWeights] | None:
+    """What :func:`~dccnnreg.register.register_pair` needs to refine a model's registrations with ``config``:
+    the settings and the weights the model was trained with; None when ``config.steps`` is 0."""
+    return (config, checkpoint.training_loss(model_path)) if config.steps else None
 
 
 def increments(w: Tensor, config: RefineConfig, shape) -> Tensor:

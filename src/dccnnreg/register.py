@@ -15,9 +15,9 @@ from . import layout
 from .data import Sample, SubjectFiles, check_common_grid, image_tensor, load_sample
 from .device import autocast
 from .metrics import jacobian_det
+from .losses import LossWeights
 from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
 from .native import AtlasSpace, write_subject_products
-from .losses import LossWeights
 from .nifti import atomic_path, save_volume, subject_errors
 from .refine import RefineConfig, refine
 from .synth import apply_field

@@ -20,7 +20,7 @@ from .labels import label_name, read_label_names
 from .native import load_atlas_space
 from .nifti import InputError, atomic_path, load_volume
 from .plots import dice_boxplot, jacobian_png, overlay_png, training_curve_png
-from .refine import RefineConfig
+from .refine import RefineConfig, refinement
 from .register import output_paths, register_cohort, register_pair
 from .syn import register_syn
 from .train import TrainConfig, train
@@ -88,9 +88,9 @@ def register_network_job(model_path, atlas: dict, subjects: list[SubjectFiles], 
     device = pick_device()
     model = checkpoint.load_model(model_path, device)
     config = RefineConfig(**refine) if refine else RefineConfig()
-    refinement = (config, checkpoint.training_loss(model_path)) if config.steps else None
-    register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision, refinement)
-    what = f"{model.method} on {device}" + (f", refined {config.steps} steps" if refinement else "")
+    refining = refinement(model_path, config)
+    register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision, refining)
+    what = f"{model.method} on {device}" + (f", refined {config.steps} steps" if refining else "")
     register_cohort(register, atlas["brain"], subjects, out_dir, dataset, what, _atlas_space(atlas, subjects))
 
 

@@ -58,12 +58,17 @@ def chunk_of(dataset, subject):
     return f"{assign_batch(dataset, subject, config['register']['batches']):03d}"
 
 
-def by_chunk(dataset, ids):
-    """Chunk id -> those of ``ids`` in it, in their order."""
+def grouped(ids, key):
+    """key(id) -> those of ``ids`` with that key, in their order."""
     out = {}
     for s in ids:
-        out.setdefault(chunk_of(dataset, s), []).append(s)
+        out.setdefault(key(s), []).append(s)
     return out
+
+
+def by_chunk(dataset, ids):
+    """Chunk id -> those of ``ids`` in it, in their order."""
+    return grouped(ids, lambda s: chunk_of(dataset, s))
 
 
 @functools.cache
@@ -122,10 +127,7 @@ def preprocess_batches(dataset):
     runs a batch's affine, labels_to_grid and skull_strip steps as one job."""
     ids = subjects(dataset)
     n = max(1, math.ceil(len(ids) / config["preprocess"]["batch_size"]))
-    out = {}
-    for s in ids:
-        out.setdefault(f"{assign_batch(dataset, s, n):03d}", []).append(s)
-    return out
+    return grouped(ids, lambda s: f"{assign_batch(dataset, s, n):03d}")
 
 
 def preprocess_qc_pairs(wc):
