@@ -7,7 +7,7 @@ of each network, fp32 and bf16 (bf16 on CUDA only by default); one training step
 throughput of registering a batch of NIfTI subjects (reading, network, warping, writing the
 fields: the workflow's ``register`` job); ANTs SyN time per pair (CPU). Runs on CUDA when present
 (``--device`` to force), else on CPU. Networks take their settings from ``--config`` (the
-workflow config: ``model`` and ``voxelmorph``). Peak memory is ``torch.cuda.max_memory_allocated``
+workflow config: ``dccnn_lstm`` and ``voxelmorph``). Peak memory is ``torch.cuda.max_memory_allocated``
 on CUDA; on CPU it is the growth of resident memory during one call, measured in a child
 process per network and precision that runs with a fixed glibc mmap threshold (freed tensors then
 leave resident memory, so the growth is the call's own peak; timings stay in the main process).
@@ -36,9 +36,11 @@ from dccnnreg.data import Sample, SubjectFiles
 from dccnnreg.device import autocast, pick_device
 from dccnnreg.losses import LossWeights
 from dccnnreg.nifti import save_volume
-from dccnnreg.register import register_cohort, register_pair
+from dccnnreg.register import register_pair
+from dccnnreg.register_jobs import register_cohort
 from dccnnreg.syn import register_syn
-from dccnnreg.synth import apply_field, phantom, random_diffeomorphism
+from dccnnreg.synth import phantom, random_diffeomorphism
+from dccnnreg.transforms import apply_field
 
 ROOT = Path(__file__).resolve().parents[1]
 NETS = ("dccnn_lstm", "voxelmorph")
@@ -116,7 +118,7 @@ def measure_network(model, weights: LossWeights, shape, device, precision: str, 
     def step():
         with autocast(device, precision):
             out = model(m, f)
-        loss, _ = model.objective(out, m, f, weights)
+        loss, _ = networks.method(model.method).objective(out, m, f, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -46,7 +46,7 @@ def step_times(shape, config_files, steps: int) -> list[float]:
     times = []
     for _ in range(steps + 1):
         t = time.perf_counter()
-        loss, _ = model.objective(model(m, f), m, f, weights)
+        loss, _ = networks.method(model.method).objective(model(m, f), m, f, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -36,17 +36,18 @@ from real_labelmaps import SCORED, learning_curve, prepared_study, study_argumen
 
 def scaled(term: str, factor: float):
     def change(cfg: dict) -> None:
-        cfg["train"]["loss"][term] = cfg["train"]["loss"][term] * factor
+        cfg["dccnn_lstm"]["loss"][term] = cfg["dccnn_lstm"]["loss"][term] * factor
     return change
 
 
 def wider(cfg: dict) -> None:
-    cfg["model"]["channels"] = [2 * c for c in cfg["model"]["channels"]]
-    cfg["model"]["hidden"] = [2 * c for c in cfg["model"]["hidden"]]
+    net = cfg["dccnn_lstm"]["net"]
+    net["channels"], net["hidden"] = [2 * c for c in net["channels"]], [2 * c for c in net["hidden"]]
 
 
 def full_res_lstm(cfg: dict) -> None:
-    cfg["model"]["time_steps"] = [max(1, cfg["model"]["time_steps"][1]), *cfg["model"]["time_steps"][1:]]
+    net = cfg["dccnn_lstm"]["net"]
+    net["time_steps"] = [max(1, net["time_steps"][1]), *net["time_steps"][1:]]
 
 
 # name -> (change of the config, number of training subjects kept or None for all)

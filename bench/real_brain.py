@@ -72,7 +72,7 @@ def main() -> None:
     mask = scan.labels > 0
 
     register = {"affine": None, "syn": lambda m: register_syn(m, scan, a.syn_preset, a.seed)}
-    for method in set(a.methods) & set(networks.NETWORKS):
+    for method in set(a.methods) & set(networks.METHODS):
         settings, schedule = networks.settings_from_config(method, cfg)
         schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": 0}
         path = train([t.moving for t in train_pairs], Path(a.workdir) / method, networks.model_config(method, settings),

@@ -36,12 +36,13 @@ from dccnnreg.data import load_sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
-from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity, to_ants
+from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity
 from dccnnreg.refine import RefineConfig, refinement
 from dccnnreg.register import register_pair
 from dccnnreg.synth import t1_from_labels
 from dccnnreg.syn import register_syn
 from dccnnreg.train import TrainConfig, train
+from dccnnreg.world import to_ants
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -142,7 +143,7 @@ def main() -> None:
     refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
 
     register, curves = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed)}, {}
-    for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.NETWORKS)):
+    for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.METHODS)):
         settings, schedule = networks.settings_from_config(method, cfg)
         schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": a.val_every}
         path = train([sample(s) for s in a.train], work / method, networks.model_config(method, settings),

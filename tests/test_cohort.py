@@ -14,9 +14,9 @@ from dccnnreg.metrics import dice_per_label
 from dccnnreg.native import NATIVE_TO_ATLAS, apply_chain, subject_paths
 from dccnnreg.nifti import load_volume
 from dccnnreg.preprocess import labels_to_grid
-from dccnnreg.synth import apply_field
 from dccnnreg.world import read_ants_field
 from dccnnreg.split import assign_batch
+from dccnnreg.transforms import apply_field
 from tiny_study import (ROOT, built_study, copy_study, demo_files, make_unlabelled_study, mtimes, planned, rewritten,
                         smk, unlabelled_sheet)
 

@@ -6,7 +6,7 @@ from dccnnreg import checkpoint, distributed
 from dccnnreg.train import TrainConfig, train
 from test_train import CPU, TINY, cohort
 
-CONFIG = TrainConfig(steps=3, lr=1e-3, batch_size=2, val_every=3, checkpoint_every=3)
+CONFIG = TrainConfig(precision="fp32", steps=3, lr=1e-3, batch_size=2, val_every=3, checkpoint_every=3)
 
 
 def train_tiny(out_dir) -> None:

@@ -21,16 +21,17 @@ from test_train import CPU, TINY, cohort
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path):
     atlas, subjects = cohort((16, 16, 16), 3)
-    cfg = TrainConfig(steps=4, lr=1e-3, val_every=2, checkpoint_every=2)
+    cfg = TrainConfig(precision="fp32", steps=4, lr=1e-3, val_every=2, checkpoint_every=2)
     straight = checkpoint.load(train(subjects, tmp_path / "a", TINY, cfg, CPU, atlas=atlas, val_set=subjects[:1],
                                      progress=False))
     # an "interrupted" run: stopped after its step-2 checkpoint, then started again with the full config
-    half = TrainConfig(steps=2, lr=1e-3, val_every=2, checkpoint_every=2)
+    half = TrainConfig(precision="fp32", steps=2, lr=1e-3, val_every=2, checkpoint_every=2)
     train(subjects, tmp_path / "b", TINY, half, CPU, atlas=atlas, val_set=subjects[:1], progress=False)
     (tmp_path / "b" / "model.pt").unlink()
     resumed = checkpoint.load(train(subjects, tmp_path / "b", TINY, cfg, CPU, atlas=atlas, val_set=subjects[:1],
                                     progress=False))
     assert resumed["step"] == straight["step"] == 4
+    assert straight["resumed"] == [] and resumed["resumed"] == [2]
     for k, v in straight["state_dict"].items():
         assert torch.equal(v, resumed["state_dict"][k]), k
     rows = (tmp_path / "b" / "metrics.tsv").read_text().strip().splitlines()
@@ -50,8 +51,8 @@ def write_cohort(tmp_path):
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     write_cohort(tmp_path)
     steps = 100
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"model": TINY.to_dict(), "train": {
-        "steps": steps, "lr": 1e-3, "checkpoint_every": 5, "val_every": 0}}))
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"dccnn_lstm": {"net": TINY.to_dict()}, "train": {
+        "steps": steps, "lr": 1e-3, "precision": "fp32", "checkpoint_every": 5, "val_every": 0}}))
     cmd = [sys.executable, "-m", "dccnnreg.cli", "train", "--train-list", str(tmp_path / "train.tsv"),
            "--atlas", str(tmp_path / "atlas.nii.gz"), "--config", str(tmp_path / "cfg.yaml"),
            "--out", str(tmp_path / "model"), "--threads", "1", "--quiet"]
@@ -68,9 +69,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
 
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
-    resumed_at = int(second.stderr.split("resuming from")[1].split("at step")[1].split()[0])
-    assert resumed_at >= killed_at > 0
-    assert checkpoint.load(tmp_path / "model" / "model.pt")["step"] == steps
+    final = checkpoint.load(tmp_path / "model" / "model.pt")
+    assert final["step"] == steps and len(final["resumed"]) == 1 and final["resumed"][0] >= killed_at > 0
     done = [int(r.split("\t")[0]) for r in (tmp_path / "model" / "metrics.tsv").read_text().splitlines()[1:]]
     assert done == list(range(1, steps + 1))
 

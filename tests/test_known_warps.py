@@ -6,7 +6,8 @@ import pytest
 from dccnnreg.data import Sample
 from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan
 from dccnnreg.metrics import dice_per_label, folding_percent, jacobian_det
-from dccnnreg.synth import apply_field, phantom
+from dccnnreg.synth import phantom
+from dccnnreg.transforms import apply_field
 
 
 def mean_dice(a, b):

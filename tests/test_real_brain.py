@@ -7,8 +7,9 @@ import pytest
 
 from dccnnreg.metrics import dice_per_label, folding_percent, jacobian_det
 from dccnnreg.nifti import save_volume
-from dccnnreg.synth import apply_field, random_diffeomorphism
+from dccnnreg.synth import random_diffeomorphism
 from dccnnreg.world import write_ants_field
+from dccnnreg.transforms import apply_field
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_brain"
 pytestmark = pytest.mark.skipif(not (DATA / "oasis_subject_vol_seg.npz").exists(),

@@ -12,10 +12,10 @@ from dccnnreg.metrics import dice_per_label
 from dccnnreg.model import DCCNNLSTMReg, ModelConfig
 from dccnnreg.refine import RefineConfig, refine
 from dccnnreg.register import register_pair
-from dccnnreg.synth import apply_field, phantom
-from dccnnreg.transforms import compose
+from dccnnreg.register_jobs import register_network_job
+from dccnnreg.synth import phantom
+from dccnnreg.transforms import apply_field, compose
 from dccnnreg.voxelmorph_net import VoxelMorphNet, VxmConfig
-from dccnnreg.workflow import register_network_job
 
 CPU = torch.device("cpu")
 CFG = ModelConfig(channels=[4, 8, 8], hidden=[4, 8, 8], time_steps=[0, 2, 2], int_steps=4)

@@ -6,10 +6,11 @@ import pytest
 from dccnnreg.data import Sample
 from dccnnreg.metrics import dice_per_label, folding_percent
 from dccnnreg.register import write_registration
-from dccnnreg.synth import apply_field, phantom, random_diffeomorphism
+from dccnnreg.synth import phantom, random_diffeomorphism
 
 ants = pytest.importorskip("ants")
 from dccnnreg.syn import register_syn  # noqa: E402
+from dccnnreg.transforms import apply_field
 
 INNER = (slice(4, -4),) * 3
 
@@ -44,7 +45,7 @@ def test_syn_recovers_a_known_warp_without_folding(pair):
 def test_exported_field_is_what_ants_applies(pair, tmp_path):
     fixed, moving, _, _, reg = pair
     paths = write_registration(reg, fixed.affine, tmp_path / "syn")
-    from dccnnreg.preprocess import to_ants
+    from dccnnreg.world import to_ants
 
     f, m = to_ants(fixed.image, fixed.affine), to_ants(moving.image, moving.affine)
     theirs = ants.apply_transforms(f, m, [str(paths["forward"])], interpolator="linear").numpy()

@@ -10,8 +10,9 @@ from dccnnreg.losses import LossWeights
 from dccnnreg.metrics import dice_per_label, folding_percent
 from dccnnreg.model import ModelConfig
 from dccnnreg.register import register_pair
-from dccnnreg.synth import apply_field, phantom, random_diffeomorphism
+from dccnnreg.synth import phantom, random_diffeomorphism
 from dccnnreg.train import TrainConfig, train
+from dccnnreg.transforms import apply_field
 
 CPU = torch.device("cpu")
 TINY = ModelConfig(channels=[4, 8, 8], hidden=[4, 8, 8], time_steps=[0, 1, 2], int_steps=3)
@@ -39,7 +40,7 @@ def test_training_improves_dice_without_folding(tmp_path):
     train_set, test_set = subjects[:6], subjects[6:]
     cfg = ModelConfig(channels=[8, 16, 16, 16], hidden=[8, 16, 16, 16], time_steps=[0, 2, 2, 2], int_steps=5)
     loss = LossWeights(ncc_window=5)
-    path = train(train_set, tmp_path, cfg, TrainConfig(steps=150, lr=2e-3, val_every=0, checkpoint_every=150, loss=loss),
+    path = train(train_set, tmp_path, cfg, TrainConfig(precision="fp32", steps=150, lr=2e-3, val_every=0, checkpoint_every=150, loss=loss),
                  CPU, atlas=atlas, progress=False)
     model = checkpoint.load_model(path)
     before, after, folding = [], [], []
@@ -55,7 +56,7 @@ def test_training_improves_dice_without_folding(tmp_path):
 
 def test_checkpoint_carries_config_optimizer_step_rng(tmp_path):
     atlas, subjects = cohort((16, 16, 16), 2)
-    train(subjects, tmp_path, TINY, TrainConfig(steps=2, checkpoint_every=1, keep_checkpoints=1), CPU,
+    train(subjects, tmp_path, TINY, TrainConfig(precision="fp32", steps=2, checkpoint_every=1, keep_checkpoints=1), CPU,
           atlas=atlas, progress=False)
     ckpts = sorted((tmp_path / "checkpoints").glob("ckpt_*.pt"))
     assert [p.name for p in ckpts] == ["ckpt_00000002.pt"]
@@ -67,15 +68,15 @@ def test_checkpoint_carries_config_optimizer_step_rng(tmp_path):
 
 def test_resume_refuses_a_different_model_config(tmp_path):
     atlas, subjects = cohort((16, 16, 16), 2)
-    train(subjects, tmp_path, TINY, TrainConfig(steps=1, checkpoint_every=1), CPU, atlas=atlas, progress=False)
+    train(subjects, tmp_path, TINY, TrainConfig(precision="fp32", steps=1, checkpoint_every=1), CPU, atlas=atlas, progress=False)
     other = ModelConfig(channels=[4, 8, 8], hidden=[4, 8, 8], time_steps=[0, 2, 2], int_steps=3)
     with pytest.raises(RuntimeError, match="differs"):
-        train(subjects, tmp_path, other, TrainConfig(steps=2), CPU, atlas=atlas, progress=False)
+        train(subjects, tmp_path, other, TrainConfig(precision="fp32", steps=2), CPU, atlas=atlas, progress=False)
 
 
 def test_same_seed_same_weights(tmp_path):
     atlas, subjects = cohort((16, 16, 16), 3)
-    cfg = TrainConfig(steps=2, lr=1e-3, checkpoint_every=2, seed=7)
+    cfg = TrainConfig(precision="fp32", steps=2, lr=1e-3, checkpoint_every=2, seed=7)
     a = checkpoint.load(train(subjects, tmp_path / "a", TINY, cfg, CPU, atlas=atlas, progress=False))
     b = checkpoint.load(train(subjects, tmp_path / "b", TINY, cfg, CPU, atlas=atlas, progress=False))
     assert all(torch.equal(v, b["state_dict"][k]) for k, v in a["state_dict"].items())

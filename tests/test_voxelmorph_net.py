@@ -53,7 +53,7 @@ def test_training_improves_dice_and_checkpoint_round_trips(tmp_path):
     config = VxmConfig(features=[16, 16, 16, 16], int_steps=5)
     loss = LossWeights(similarity="mse", smooth=0.01)  # VoxelMorph's MSE weighting; piecewise-flat phantoms
     path = train(subjects[:4], tmp_path, config,
-                 TrainConfig(steps=150, lr=3e-3, pair_mode="atlas", val_every=0, checkpoint_every=75, loss=loss),
+                 TrainConfig(precision="fp32", steps=150, lr=3e-3, pair_mode="atlas", val_every=0, checkpoint_every=75, loss=loss),
                  CPU, atlas=atlas, progress=False)
     model = checkpoint.load_model(path)
     assert isinstance(model, VoxelMorphNet) and checkpoint.load(path)["method"] == "voxelmorph"
@@ -65,15 +65,15 @@ def test_training_improves_dice_and_checkpoint_round_trips(tmp_path):
 def test_resume_refuses_another_method(tmp_path):
     atlas, subjects = cohort((16, 16, 16), 2)
     dccnn = ModelConfig(channels=[4, 8, 8], hidden=[4, 8, 8], time_steps=[0, 1, 2], int_steps=3)
-    train(subjects, tmp_path, dccnn, TrainConfig(steps=1, checkpoint_every=1), CPU, atlas=atlas, progress=False)
+    train(subjects, tmp_path, dccnn, TrainConfig(precision="fp32", steps=1, checkpoint_every=1), CPU, atlas=atlas, progress=False)
     with pytest.raises(RuntimeError, match="differs"):
-        train(subjects, tmp_path, TINY, TrainConfig(steps=2), CPU, atlas=atlas, progress=False)
+        train(subjects, tmp_path, TINY, TrainConfig(precision="fp32", steps=2), CPU, atlas=atlas, progress=False)
 
 
 def test_command_line_trains_and_registers_with_voxelmorph(tmp_path, capsys):
     write_cohort(tmp_path)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(
-        {"train": {"steps": 2, "checkpoint_every": 1}, "voxelmorph": {"features": [4, 8], "int_steps": 3}}))
+        {"train": {"steps": 2, "precision": "fp32", "checkpoint_every": 1}, "voxelmorph": {"net": {"features": [4, 8], "int_steps": 3}}}))
     atlas_path = str(tmp_path / "atlas.nii.gz")
     assert main(["train", "--method", "voxelmorph", "--train-list", str(tmp_path / "train.tsv"), "--atlas", atlas_path,
                  "--config", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "m"), "--quiet"]) == 0

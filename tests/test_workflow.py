@@ -6,7 +6,7 @@ import yaml
 from tiny_study import planned, smk
 
 
-def test_demo_runs_to_a_report(study):
+def test_demo_runs_to_a_report(study, tmp_path):
     summary = pd.read_csv(study / "results/demo/report/summary.tsv", sep="\t").set_index("method")
     assert list(summary.index) == ["affine", "syn", "voxelmorph", "dccnn_lstm"]  # the config's order
     assert summary.loc["affine", "folding_pct"] == 0
@@ -22,18 +22,18 @@ def test_demo_runs_to_a_report(study):
     for method in ("dccnn_lstm", "voxelmorph"):
         assert len(list(study.glob(f"results/demo/{method}/batch-*/sub-05_fwd_warp.nii.gz"))) == 1
     assert (study / "results/demo/syn/sub-05/sub-05_fwd_warp.nii.gz").exists()
-    smk(study, "--report", str(study / "report.html"))
-    assert "demo" in (study / "report.html").read_text(errors="ignore")
+    smk(study, "--report", str(tmp_path / "report.html"))
+    assert "demo" in (tmp_path / "report.html").read_text(errors="ignore")
 
 
 def test_second_run_does_nothing(study):
     assert planned(study) == {}
 
 
-def test_training_parameter_reruns_training_not_preprocessing(study):
+def test_training_parameter_reruns_training_not_preprocessing(study, tmp_path):
     cfg = yaml.safe_load((study / "config/config.yaml").read_text())
     cfg["train"]["lr"] = 0.0002
-    path = study / "config/changed.yaml"
+    path = tmp_path / "changed.yaml"  # the shared study stays as built
     path.write_text(yaml.safe_dump(cfg))
     jobs = planned(study, "--configfile", str(path))
     assert {"train", "register", "evaluate", "dataset_report"} <= set(jobs)
@@ -41,10 +41,10 @@ def test_training_parameter_reruns_training_not_preprocessing(study):
     assert not {"affine", "skull_strip", "atlas", "register_syn"} & set(jobs)
 
 
-def test_syn_preset_reruns_only_syn(study):
+def test_syn_preset_reruns_only_syn(study, tmp_path):
     cfg = yaml.safe_load((study / "config/config.yaml").read_text())
     cfg["syn"]["preset"] = "quick_cc"
-    path = study / "config/changed.yaml"
+    path = tmp_path / "changed.yaml"  # the shared study stays as built
     path.write_text(yaml.safe_dump(cfg))
     jobs = planned(study, "--configfile", str(path))
     # the derivatives are relinked too: their dataset_description records the config's hash

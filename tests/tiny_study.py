@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import re
 import shutil
@@ -33,17 +34,11 @@ def smk(workdir, *args, check=True) -> subprocess.CompletedProcess:
 
 
 def planned(workdir, *args) -> dict[str, int]:
-    """Rule -> job count of a dry run (without the ``total`` row)."""
-    out = smk(workdir, "-n", *args).stdout
-    jobs = {}
-    if "Job stats:" in out:
-        for line in out.split("Job stats:")[1].splitlines()[3:]:
-            m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if not m:
-                break
-            if m.group(1) != "total":
-                jobs[m.group(1)] = int(m.group(2))
-    return jobs
+    """Rule -> number of jobs a dry run would run, read from Snakemake's job graph (``--dag``, Graphviz): one
+    node per job, labelled with its rule; jobs that need not run are drawn dashed."""
+    dot = smk(workdir, "--dag", *args).stdout
+    nodes = re.findall(r'^\s*\d+\[label = "(\w+)[^"]*".*style="([^"]*)"', dot, re.M)
+    return dict(collections.Counter(rule for rule, style in nodes if "dashed" not in style))
 
 
 # The tiny study's BIDS participants: (split, sessions); sub-01 has two sessions.
@@ -74,12 +69,12 @@ def tiny_config() -> dict:
     """The demo's settings (config.yaml + demo.yaml: the BIDS route) shrunk to a 6 mm grid and a few training steps."""
     cfg = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
     cfg["grid"] = {"shape": [24, 32, 24], "spacing_mm": 6.0}
-    cfg["model"] = {"channels": [4, 8, 8], "hidden": [4, 8, 8], "time_steps": [0, 1, 2], "int_steps": 4}
+    cfg["dccnn_lstm"]["net"] = {"channels": [4, 8, 8], "hidden": [4, 8, 8], "time_steps": [0, 1, 2], "int_steps": 4}
     cfg["syn"]["preset"] = "quick"
-    cfg["voxelmorph"].update(features=[4, 8], int_steps=4)
-    cfg["voxelmorph"]["loss"]["ncc_window"] = 3
+    cfg["voxelmorph"]["net"] = {"features": [4, 8], "int_steps": 4}
+    for method in ("dccnn_lstm", "voxelmorph"):
+        cfg[method]["loss"]["ncc_window"] = 3
     cfg["train"].update(steps=6, val_every=3, checkpoint_every=3)
-    cfg["train"]["loss"]["ncc_window"] = 3
     cfg["register"]["batches"] = 2
     return cfg
 

@@ -16,7 +16,7 @@ from . import checkpoint, distributed, networks
 from .data import load_sample
 from .device import pick_device
 from .evaluate import evaluate_pair
-from .nifti import InputError, load_volume
+from .nifti import InputError, atomic_path, load_volume
 from .refine import RefineConfig, refinement
 from .register import register_pair, write_registration
 from .train import TrainConfig, train
@@ -70,8 +70,10 @@ def cmd_evaluate(a) -> None:
     inv = read_ants_field(a.inverse)[0] if a.inverse else None
     labels = [int(x) for x in a.labels.split(",")] if a.labels else None
     table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, labels=labels)
-    table.to_csv(a.out_table, sep="\t", index=False)
-    Path(a.out_summary).write_text(json.dumps(summary, indent=2))
+    with atomic_path(a.out_table) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(a.out_summary) as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
 
 
@@ -87,7 +89,8 @@ def cmd_info(a) -> None:
     n = sum(v.numel() for v in ckpt["state_dict"].values())
     print(json.dumps({"method": checkpoint.method_of(ckpt), "step": ckpt["step"], "parameters": n,
                       "model_config": ckpt["model_config"],
-                      "train_config": ckpt.get("train_config")}, indent=2))
+                      "train_config": ckpt.get("train_config"), "resumed_at_steps": ckpt.get("resumed", [])},
+                     indent=2))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,8 +102,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-list", help="TSV of validation subjects")
     t.add_argument("--atlas", help="atlas image on the network grid")
     t.add_argument("--atlas-labels")
-    t.add_argument("--method", default="dccnn_lstm", choices=sorted(networks.NETWORKS))
-    t.add_argument("--config", help="YAML with 'train' and 'model' (dccnn_lstm) or 'voxelmorph' sections")
+    t.add_argument("--method", default="dccnn_lstm", choices=sorted(networks.METHODS))
+    t.add_argument("--config", help="YAML (e.g. the workflow config) with the schedule 'train' and the method's section "
+                   "{net, loss}; missing keys take the defaults of config/config.yaml")
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

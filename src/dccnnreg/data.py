@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .nifti import InputError, check_same_grid, load_volume
+from .nifti import InputError, check_same_grid, load_volume, same_grid
 from .preprocess import normalize_intensity
 
 
@@ -58,7 +58,7 @@ def check_common_grid(samples: list[Sample]) -> None:
     """All samples must share the network grid (shape and affine)."""
     ref = samples[0]
     for s in samples[1:]:
-        if s.image.shape != ref.image.shape or not np.allclose(s.affine, ref.affine, atol=1e-3):
+        if not same_grid(s.image.shape, s.affine, ref.image.shape, ref.affine):
             raise InputError(
                 f"{s.name}: grid {s.image.shape} differs from {ref.name}'s {ref.image.shape}; "
                 "all inputs to the network must be resampled to one grid (run the preprocessing stage)"

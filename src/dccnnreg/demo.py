@@ -20,8 +20,9 @@ from scipy import ndimage
 
 from .bids import BIDS_VERSION, write_json
 from .nifti import save_volume
-from .synth import apply_field, random_diffeomorphism
-from .transforms import compose, identity_grid
+from .synth import random_diffeomorphism
+from .transforms import apply_field, compose, identity_grid
+from .world import from_ants
 
 # Structures large enough to score at a few mm (neuromorphometrics indices and names).
 MIN_LABEL_VOXELS = 40
@@ -70,7 +71,7 @@ def build_template(out_dir, spacing: float) -> dict[str, Path]:
     head[(dist > 12) & (dist <= 13)] = 0.5
     head = ndimage.gaussian_filter(head, 0.5 / spacing)
 
-    affine = _ants_to_nib_affine(brain)
+    affine = from_ants(brain)[1]
     affine[:3, 3] -= affine[:3, :3] @ np.full(3, pad)
     paths = {k: out / f"{k}.nii.gz" for k in ("head", "brain", "brain_mask", "labels")}
     save_volume(head, affine, paths["head"], np.float32)
@@ -82,12 +83,6 @@ def build_template(out_dir, spacing: float) -> dict[str, Path]:
     paths["label_names"] = out / "label_names.tsv"
     names.to_csv(paths["label_names"], sep="\t", index=False)
     return paths
-
-
-def _ants_to_nib_affine(img) -> np.ndarray:
-    from .world import affine_from_itk
-
-    return affine_from_itk(img.origin, img.spacing, np.asarray(img.direction).ravel())
 
 
 def random_pose_field(shape, rng: np.random.Generator, max_rot_deg: float, max_shift_vox: float, max_scale: float):

@@ -1,12 +1,18 @@
-"""Per-pair evaluation tables: Dice and HD95 per structure, folding, SDlogJ, inverse consistency."""
+"""Per-pair evaluation: Dice and HD95 per structure, folding, SDlogJ, inverse consistency; the workflow's `evaluate` job."""
 
 from __future__ import annotations
+
+import json
+import logging
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from . import layout
 from .metrics import dice_per_label, folding_percent, hd95_per_label, inverse_consistency_mm, jacobian_det, sdlogj
+from .nifti import atomic_path, load_volume
+from .world import read_ants_field
 
 
 def evaluate_pair(
@@ -44,3 +50,29 @@ def evaluate_pair(
     if forward is not None and inverse is not None:
         summary["inverse_consistency_mm"] = inverse_consistency_mm(forward, inverse, affine, mask)
     return table, summary
+
+
+def evaluate_job(fixed_labels, mask, pairs: dict, labels, method: str, out_table, out_summary) -> None:
+    """Score registered pairs against the atlas labels: ``pairs`` maps each subject to its deformable
+    result's file prefix (a registration folder / subject) or, for an affine-only result (no field),
+    to its warped label map. Writes the per-structure rows and one summary row per subject."""
+    fixed = load_volume(fixed_labels, labels=True)
+    inside = load_volume(mask, labels=True).data > 0
+    tables, summaries = [], []
+    for subject, path in pairs.items():
+        if method == "affine":
+            warped, fwd, inv, times = load_volume(path, labels=True), None, None, {}  # part of preprocessing
+        else:
+            reg = layout.files(path, layout.REGISTRATION)
+            warped = load_volume(reg["warped_labels"], labels=True)
+            fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
+            times = json.loads(reg["timing"].read_text())
+        table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, inside, labels)
+        tables.append(table.assign(method=method, subject=subject))
+        summaries.append({**summary, "method": method, "subject": subject, "seconds": times.get("seconds"),
+                          "refine_seconds": times.get("refine_seconds", 0.0 if times else None)})
+        logging.info("%s %s: Dice %.3f, %.3f %% folding", method, subject, summary["dice_mean"], summary["folding_pct"])
+    with atomic_path(out_table) as tmp:
+        pd.concat(tables, ignore_index=True).to_csv(tmp, sep="\t", index=False)
+    with atomic_path(out_summary) as tmp:
+        pd.DataFrame(summaries).to_csv(tmp, sep="\t", index=False)

@@ -16,7 +16,8 @@ from scipy import ndimage
 
 from .data import Sample
 from .preprocess import normalize_intensity
-from .synth import apply_field, random_diffeomorphism
+from .synth import random_diffeomorphism
+from .transforms import apply_field
 from .world import displacement_mm
 
 

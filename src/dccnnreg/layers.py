@@ -1,11 +1,26 @@
-"""Building blocks of the network: a 3D U-Net feature pyramid and a convolutional LSTM cell."""
+"""Building blocks of the networks: padding to the U-Nets' multiple and back, a 3D U-Net feature pyramid and a
+convolutional LSTM cell."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Tensor = torch.Tensor
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int, int]]:
+    """Zero-pad ``x`` ``(B, C, D, H, W)`` at the end of each spatial axis to a multiple of ``multiple``;
+    returns the padded tensor and the original spatial shape (for :func:`crop`)."""
+    shape = tuple(x.shape[2:])
+    pad = [(-n) % multiple for n in shape]
+    return F.pad(x, (0, pad[2], 0, pad[1], 0, pad[0])), shape
+
+
+def crop(x: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    """The first ``shape`` voxels of ``x`` ``(B, C, D', H', W')``: undoes :func:`pad_to_multiple`."""
+    return x[:, :, : shape[0], : shape[1], : shape[2]]
 
 
 def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

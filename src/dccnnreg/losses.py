@@ -67,7 +67,8 @@ def soft_dice(a: Tensor, b: Tensor, eps: float = 1e-5) -> Tensor:
 
 @dataclass
 class LossWeights:
-    """Weights of the training objective (config key ``loss``)."""
+    """The objective's settings (config key ``<method>.loss``; VoxelMorph's objective uses ``similarity``,
+    ``ncc_window``, ``sim``, ``smooth`` and ``dice``); defaults as in ``config/config.yaml``."""
 
     similarity: str = "ncc"
     ncc_window: int = 9

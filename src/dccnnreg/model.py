@@ -46,12 +46,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvLSTMCell, UNetPyramid
-from .losses import registration_loss
-from .transforms import compose, integrate_velocity, invert_field, resize_field, warp
+from .layers import ConvLSTMCell, UNetPyramid, crop, pad_to_multiple
+from .transforms import append_increment, compose, integrate_velocity, invert_field, resize_field, warp
 
 Tensor = torch.Tensor
 HALF_MAPS = ("psi_m", "psi_f", "psi_m_inv", "psi_f_inv")
@@ -60,7 +58,8 @@ INVERSE_ITERATIONS = 10  # at registration: the half-maps' inverses to ~1e-3 vox
 
 @dataclass
 class ModelConfig:
-    """Constructor settings, saved with every checkpoint. Lists are indexed by level, finest first."""
+    """Constructor settings (config key ``dccnn_lstm.net``, defaults as in ``config/config.yaml``), saved with every
+    checkpoint. Lists are indexed by level, finest first."""
 
     channels: list[int] = field(default_factory=lambda: [16, 32, 32, 32, 32])
     hidden: list[int] = field(default_factory=lambda: [16, 32, 32, 32, 32])
@@ -88,8 +87,6 @@ class DCCNNLSTMReg(nn.Module):
     """The symmetric network; see the module docstring. Build it from a :class:`ModelConfig`."""
 
     method = "dccnn_lstm"
-    loss_terms = ("sim", "middle", "smooth", "inverse", "jacobian", "dice")
-    objective = staticmethod(registration_loss)
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -105,12 +102,6 @@ class DCCNNLSTMReg(nn.Module):
                 nn.init.zeros_(head.bias)
                 self.heads[str(l)] = head
 
-    def _pad(self, x: Tensor) -> tuple[Tensor, tuple[int, int, int]]:
-        m = 2 ** (self.config.levels - 1)
-        shape = tuple(x.shape[2:])
-        pad = [(-n) % m for n in shape]
-        return F.pad(x, (0, pad[2], 0, pad[1], 0, pad[0])), shape
-
     def _step(self, l: int, feats: Tensor, state, paths: dict[str, Tensor], T: int):
         """One SR step on level ``l``; ``feats`` is ``(2B, C, ...)``: moving path first, fixed second."""
         b = feats.shape[0] // 2
@@ -124,8 +115,7 @@ class DCCNNLSTMReg(nn.Module):
         with torch.autocast(v.device.type, enabled=False):
             inc = integrate_velocity(v, self.config.int_steps)
             inc_inv = torch.cat([inc[b:], inc[:b]])  # exp(-v): -v is v with the paths swapped
-            u = compose(u, inc)
-            u_inv = compose(inc_inv, torch.cat([paths["m_inv"], paths["f_inv"]]))
+            u, u_inv = append_increment(u, torch.cat([paths["m_inv"], paths["f_inv"]]), inc, inc_inv)
         return state, {"m": u[:b], "f": u[b:], "m_inv": u_inv[:b], "f_inv": u_inv[b:]}
 
     def forward(self, moving: Tensor, fixed: Tensor) -> dict[str, Tensor]:
@@ -138,7 +128,7 @@ class DCCNNLSTMReg(nn.Module):
         if moving.shape != fixed.shape:
             raise ValueError(f"moving {tuple(moving.shape)} and fixed {tuple(fixed.shape)} must share a grid")
         b = moving.shape[0]
-        x, shape = self._pad(torch.cat([moving, fixed]))
+        x, shape = pad_to_multiple(torch.cat([moving, fixed]), 2 ** (self.config.levels - 1))
         pyramid = self.features(x)
         coarsest = pyramid[-1].shape[2:]
         zero = x.new_zeros(b, 3, *coarsest, dtype=torch.float32)
@@ -150,8 +140,7 @@ class DCCNNLSTMReg(nn.Module):
             state = None
             for _ in range(T):
                 state, paths = self._step(l, pyramid[l], state, paths, T)
-        crop = {f"psi_{k}": u[:, :, : shape[0], : shape[1], : shape[2]] for k, u in paths.items()}
-        return full_maps(crop)
+        return full_maps({f"psi_{k}": crop(u, shape) for k, u in paths.items()})
 
 
 def full_maps(half: dict[str, Tensor]) -> dict[str, Tensor]:

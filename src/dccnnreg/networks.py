@@ -1,37 +1,63 @@
-"""The learned methods by name: ``dccnn_lstm`` (:mod:`dccnnreg.model`) and ``voxelmorph``
-(:mod:`dccnnreg.voxelmorph_net`). Each network has ``method``, ``config``, ``loss_terms`` and
-``objective(out, moving, fixed, weights, moving_onehot, fixed_onehot)``."""
+"""The learned methods by name, each a network paired with its training objective: ``dccnn_lstm``
+(:mod:`dccnnreg.model` with :func:`~dccnnreg.losses.registration_loss`) and ``voxelmorph``
+(:mod:`dccnnreg.voxelmorph_net` with :func:`~dccnnreg.losses.pairwise_loss`). A network has ``method`` and
+``config``; an objective is ``(out, moving, fixed, weights, moving_onehot, fixed_onehot) -> (loss, parts)``.
+In the workflow config each method has a section ``{net: constructor settings, loss: weights}`` beside the
+shared schedule ``train``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from torch import nn
 
+from .losses import pairwise_loss, registration_loss
 from .model import DCCNNLSTMReg, ModelConfig
 from .voxelmorph_net import VoxelMorphNet, VxmConfig
 
-NETWORKS = {"dccnn_lstm": (DCCNNLSTMReg, ModelConfig), "voxelmorph": (VoxelMorphNet, VxmConfig)}
+
+@dataclass(frozen=True)
+class Method:
+    """A learned method: its network class, constructor config class, objective and the objective's terms."""
+
+    network: type
+    config: type
+    objective: Callable
+    loss_terms: tuple[str, ...]
 
 
-def model_config(method: str, settings: dict):
-    """The constructor config of ``method`` from a plain dict (e.g. the config file's section)."""
-    if method not in NETWORKS:
-        raise ValueError(f"unknown learned method {method!r}; one of {sorted(NETWORKS)}")
-    return NETWORKS[method][1](**settings)
+METHODS = {
+    "dccnn_lstm": Method(DCCNNLSTMReg, ModelConfig, registration_loss, ("sim", "middle", "smooth", "inverse", "jacobian", "dice")),
+    "voxelmorph": Method(VoxelMorphNet, VxmConfig, pairwise_loss, ("sim", "smooth", "dice")),
+}
+
+
+def method(name: str) -> Method:
+    """The learned method called ``name``."""
+    if name not in METHODS:
+        raise ValueError(f"unknown learned method {name!r}; one of {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def model_config(name: str, settings: dict):
+    """The constructor config of method ``name`` from a plain dict (e.g. the config file's ``net`` section)."""
+    return method(name).config(**settings)
 
 
 def build(config) -> nn.Module:
     """The network for a constructor config (:class:`ModelConfig` or :class:`VxmConfig`)."""
-    for net, cls in NETWORKS.values():
-        if isinstance(config, cls):
-            return net(config)
+    for m in METHODS.values():
+        if isinstance(config, m.config):
+            return m.network(config)
     raise TypeError(f"no network takes a {type(config).__name__}")
 
 
-def settings_from_config(method: str, config: dict) -> tuple[dict, dict]:
-    """Constructor and training settings of ``method`` from the workflow config: DCCNN-LSTM-Reg reads
-    ``model`` and ``train``; VoxelMorph reads ``voxelmorph`` and ``train`` with its own ``loss``.
-    Missing sections mean the defaults."""
-    if method == "dccnn_lstm":
-        return config.get("model", {}), config.get("train", {})
-    vxm = config.get("voxelmorph", {})
-    return {k: v for k, v in vxm.items() if k != "loss"}, {**config.get("train", {}), "loss": vxm.get("loss", {})}
+def settings_from_config(name: str, config: dict) -> tuple[dict, dict]:
+    """Constructor settings and training settings (the shared ``train`` schedule with the method's ``loss``) of
+    method ``name`` from a workflow config; missing sections or keys take the defaults, unknown ones are errors."""
+    section = config.get(name, {})
+    unknown = set(section) - {"net", "loss"}
+    if unknown:
+        raise ValueError(f"config section {name!r}: unknown keys {sorted(unknown)} (it holds 'net' and 'loss')")
+    return section.get("net", {}), {**config.get("train", {}), "loss": section.get("loss", {})}

@@ -89,9 +89,17 @@ def load_volume(path: str | os.PathLike, labels: bool = False) -> Volume:
     return Volume(data, affine)
 
 
+GRID_ATOL_MM = 1e-3  # affines that differ by less are one grid
+
+
+def same_grid(shape_a, affine_a: np.ndarray, shape_b, affine_b: np.ndarray) -> bool:
+    """Whether two volumes share a grid: the same shape and affines equal within :data:`GRID_ATOL_MM`."""
+    return tuple(shape_a) == tuple(shape_b) and np.allclose(affine_a, affine_b, atol=GRID_ATOL_MM)
+
+
 def check_same_grid(image: Volume, labels: Volume, image_path, labels_path) -> None:
     """Raise :class:`InputError` if a label map's grid differs from its image's."""
-    if image.data.shape != labels.data.shape or not np.allclose(image.affine, labels.affine, atol=1e-3):
+    if not same_grid(image.data.shape, image.affine, labels.data.shape, labels.affine):
         raise InputError(
             f"{labels_path}: label grid (shape {labels.data.shape}) differs from its image {image_path} "
             f"(shape {image.data.shape}); affines\n{labels.affine}\nvs\n{image.affine}"

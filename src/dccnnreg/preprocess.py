@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import ndimage
 
 from .nifti import InputError, atomic_path, check_same_grid, load_volume, save_volume, voxel_volume_mm3
-from .world import affine_from_itk, itk_geometry
+from .world import from_ants, to_ants
 
 
 def normalize_intensity(img: np.ndarray, lo: float = 0.5, hi: float = 99.5) -> np.ndarray:
@@ -33,18 +33,6 @@ def _ants():
     import ants
 
     return ants
-
-
-def to_ants(vol_data: np.ndarray, affine: np.ndarray):
-    """numpy volume + nibabel affine -> ANTsImage with the same world geometry."""
-    origin, spacing, direction = itk_geometry(affine)
-    return _ants().from_numpy(np.ascontiguousarray(vol_data, dtype=np.float32), origin=list(origin),
-                              spacing=list(spacing), direction=np.asarray(direction).reshape(3, 3))
-
-
-def from_ants(img) -> tuple[np.ndarray, np.ndarray]:
-    """ANTsImage -> (numpy volume, nibabel RAS affine)."""
-    return img.numpy(), affine_from_itk(img.origin, img.spacing, np.asarray(img.direction).ravel())
 
 
 def network_grid_affine(mask_data: np.ndarray, mask_affine: np.ndarray, shape, spacing: float) -> np.ndarray:

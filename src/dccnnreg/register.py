@@ -1,9 +1,9 @@
-"""Registration with a trained model: NIfTI in, warped images and ANTs-readable fields out."""
+"""One pair registered by a trained model: the :class:`Registration` (fields, warped volumes, times) and its
+files (warped images, ANTs-readable fields)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +12,14 @@ import numpy as np
 import torch
 
 from . import layout
-from .data import Sample, SubjectFiles, check_common_grid, image_tensor, load_sample
+from .data import Sample, check_common_grid, image_tensor
 from .device import autocast
-from .metrics import jacobian_det
 from .losses import LossWeights
+from .metrics import jacobian_det
 from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
-from .native import AtlasSpace, write_subject_products
-from .nifti import atomic_path, save_volume, subject_errors
+from .nifti import atomic_path, save_volume
 from .refine import RefineConfig, refine
-from .synth import apply_field
+from .transforms import apply_field
 from .world import write_ants_field
 
 
@@ -35,6 +34,15 @@ class Registration:
     jacobian: np.ndarray
     seconds: float
     refine_seconds: float = 0.0
+
+    @classmethod
+    def from_fields(cls, moving: Sample, forward: np.ndarray, inverse: np.ndarray, seconds: float,
+                    refine_seconds: float = 0.0) -> "Registration":
+        """The result of voxel fields ``(3, X, Y, Z)`` on the fixed grid: ``moving`` warped by ``forward``
+        (image trilinear, labels by the generic label interpolator) and the Jacobian determinant."""
+        fwd, inv = forward.astype(np.float32), inverse.astype(np.float32)
+        warped, warped_labels = apply_field(moving.image, moving.labels, fwd, label_mode="generic")
+        return cls(fwd, inv, warped, warped_labels, jacobian_det(fwd).astype(np.float32), seconds, refine_seconds)
 
 
 def _elapsed(start: float, device) -> float:
@@ -69,8 +77,7 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
             out = polish_inverses(out)
         refine_seconds = _elapsed(start, device)
     fwd, inv = (out[k].float()[0].cpu().numpy() for k in ("forward", "inverse"))
-    warped, warped_labels = apply_field(moving.image, moving.labels, fwd, label_mode="generic")
-    return Registration(fwd, inv, warped, warped_labels, jacobian_det(fwd).astype(np.float32), seconds, refine_seconds)
+    return Registration.from_fields(moving, fwd, inv, seconds, refine_seconds)
 
 
 def output_paths(prefix) -> dict[str, Path]:
@@ -95,29 +102,3 @@ def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[st
     with atomic_path(paths["timing"]) as tmp:
         Path(tmp).write_text(json.dumps({"seconds": reg.seconds, "refine_seconds": reg.refine_seconds}))
     return paths
-
-
-def register_cohort(register, fixed_path, subjects: list[SubjectFiles], out_dir, dataset: str, what: str,
-                    atlas: AtlasSpace | None = None) -> float:
-    """Register each subject onto ``fixed_path`` with ``register(moving, fixed) -> Registration`` and write
-    its files into ``out_dir`` (with the subject-space products of :mod:`dccnnreg.native` when ``atlas``
-    is given and the subject has its native files). Logs progress; returns the wall time in seconds
-    including I/O."""
-    fixed = load_sample("atlas", fixed_path)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    for k, s in enumerate(subjects, 1):
-        with subject_errors(dataset, s.name):
-            moving = load_sample(s.name, s.brain, s.labels)
-        reg = register(moving, fixed)
-        write_registration(reg, fixed.affine, out_dir / s.name)
-        if atlas is not None and s.native:
-            with subject_errors(dataset, s.name):
-                write_subject_products(reg, moving.image, atlas, fixed.affine, s.native, s.affine, out_dir / s.name)
-        logging.info("[%d/%d] %s: %s %.2f s", k, len(subjects), s.name, what, reg.seconds)
-    seconds = time.perf_counter() - start
-    if subjects:
-        logging.info("%d pairs in %.1f s including I/O (%.0f pairs/hour)", len(subjects), seconds,
-                     3600 * len(subjects) / seconds)
-    return seconds

@@ -20,14 +20,10 @@ from __future__ import annotations
 import tempfile
 import time
 
-import numpy as np
 
 from .data import Sample, check_common_grid
-from .metrics import jacobian_det
-from .preprocess import to_ants
 from .register import Registration
-from .synth import apply_field
-from .world import read_ants_field
+from .world import read_ants_field, to_ants
 
 PRESETS = {
     "quick": "antsRegistrationSyNQuick[so]",
@@ -51,6 +47,4 @@ def register_syn(moving: Sample, fixed: Sample, preset: str = "full", seed: int 
         seconds = time.perf_counter() - start
         fwd = read_ants_field(ants.apply_transforms(f, m, reg["fwdtransforms"], compose=f"{tmp}/fwd_"))[0]
         inv = read_ants_field(ants.apply_transforms(m, f, reg["invtransforms"], compose=f"{tmp}/inv_"))[0]
-    warped, warped_labels = apply_field(moving.image, moving.labels, fwd, label_mode="generic")
-    return Registration(fwd.astype(np.float32), inv.astype(np.float32), warped, warped_labels,
-                        jacobian_det(fwd).astype(np.float32), seconds)
+    return Registration.from_fields(moving, fwd, inv, seconds)

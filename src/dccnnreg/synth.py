@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter, zoom
 
-from .transforms import integrate_velocity, warp, warp_labels
+from .transforms import integrate_velocity
 
 
 def random_diffeomorphism(shape, rng: np.random.Generator, amplitude: float, sigma: float, steps: int = 7):
@@ -19,18 +19,6 @@ def random_diffeomorphism(shape, rng: np.random.Generator, amplitude: float, sig
     v *= amplitude / max(np.abs(v).max(), 1e-12)
     vt = torch.as_tensor(v, dtype=torch.float32)[None]
     return integrate_velocity(vt, steps)[0].numpy(), integrate_velocity(-vt, steps)[0].numpy()
-
-
-def apply_field(image: np.ndarray | None, labels: np.ndarray | None, u: np.ndarray, label_mode: str = "nearest"):
-    """Warp an image (linear) and/or a label map (``label_mode`` of :func:`~dccnnreg.transforms.warp_labels`)
-    by a voxel field ``(3, *shape)``."""
-    ut = torch.as_tensor(u, dtype=torch.float32)[None]
-    out_img = out_lab = None
-    if image is not None:
-        out_img = warp(torch.as_tensor(image, dtype=torch.float32)[None, None], ut)[0, 0].numpy()
-    if labels is not None:
-        out_lab = warp_labels(torch.as_tensor(labels.astype(np.int32))[None, None], ut, label_mode)[0, 0].numpy()
-    return out_img, out_lab
 
 
 def phantom(shape, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

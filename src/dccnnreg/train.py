@@ -25,16 +25,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    """Training settings (config key ``train``)."""
+    """Training settings: the schedule (config key ``train``, defaults as in ``config/config.yaml``) and the
+    method's objective weights ``loss`` (its config section's ``loss``)."""
 
-    steps: int = 1000
+    steps: int = 10000
     lr: float = 1e-4
     batch_size: int = 1
     pair_mode: str = "both"
-    precision: str = "fp32"
+    precision: str = "bf16"
     seed: int = 0
-    val_every: int = 100
-    checkpoint_every: int = 100
+    val_every: int = 500
+    checkpoint_every: int = 500
     keep_checkpoints: int = 3
     loss: LossWeights = field(default_factory=LossWeights)
 
@@ -87,8 +88,8 @@ def train(
     """Train the network of ``model_config`` (:mod:`dccnnreg.networks`) on ``train_set`` (all on one grid), ``config.batch_size`` pairs per step, writing into ``out_dir``:
 
     ``checkpoints/ckpt_<step>.pt`` every ``checkpoint_every`` steps (resumed automatically from
-    the newest one, whose method and model config must match), ``metrics.tsv`` (loss terms per step,
-    validation Dice every ``val_every`` steps) and finally ``model.pt``. Returns the path of ``model.pt``.
+    the newest one, whose method and model config must match; ``resumed`` lists the steps training resumed
+    at), ``metrics.tsv`` (loss terms per step, validation Dice every ``val_every`` steps) and finally ``model.pt``. Returns the path of ``model.pt``.
     Inside a process group (:mod:`dccnnreg.distributed`) the ranks share each step's pairs and only
     rank 0 writes; the result does not depend on the number of processes.
     """
@@ -106,7 +107,7 @@ def train(
     rng = seed_everything(config.seed)
     model = networks.build(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    start = 0
+    start, resumed = 0, []
     latest = checkpoint.newest(ckpt_dir)
     if latest is not None:
         ckpt = checkpoint.load(latest, device)
@@ -120,6 +121,7 @@ def train(
         optimizer.load_state_dict(ckpt["optimizer"])
         checkpoint.restore_rng(ckpt["rng"], rng)
         start = ckpt["step"]
+        resumed = [*ckpt.get("resumed", []), start]
         log.info("resuming from %s at step %d", latest, start)
 
     samples = train_set
@@ -132,7 +134,8 @@ def train(
     )
     pick = lambda i: atlas if i < 0 else samples[i]
     metrics_path = out_dir / "metrics.tsv"
-    terms = ["loss", *model.loss_terms]
+    learned = networks.method(model.method)
+    terms = ["loss", *learned.loss_terms]
     fields = ["step", *terms, "val_dice"]
     if group.main:
         _reset_metrics(metrics_path, fields, start)
@@ -151,7 +154,7 @@ def train(
             with autocast(device, config.precision):
                 out = model(m, f)
             oh = (one_hot(mov.labels, label_set, device), one_hot(fix.labels, label_set, device)) if use_dice else (None, None)
-            loss, parts = model.objective(out, m, f, config.loss, *oh)
+            loss, parts = learned.objective(out, m, f, config.loss, *oh)
             (loss / len(mine)).backward()
             for k, v in {"loss": float(loss.detach()), **parts}.items():
                 sums[k] += v / len(mine)
@@ -170,11 +173,11 @@ def train(
             csv.writer(f, delimiter="\t").writerow([row.get(k, "") for k in fields])
         if done % config.checkpoint_every == 0 or done == config.steps:
             checkpoint.save(checkpoint.step_path(ckpt_dir, done), model, done, optimizer, rng,
-                            {"train_config": config.to_dict()})
+                            {"train_config": config.to_dict(), "resumed": resumed})
             checkpoint.prune(ckpt_dir, config.keep_checkpoints)
     final = out_dir / "model.pt"
     if group.main:
-        checkpoint.save(final, model, config.steps, extra={"train_config": config.to_dict()})
+        checkpoint.save(final, model, config.steps, extra={"train_config": config.to_dict(), "resumed": resumed})
     return final
 
 

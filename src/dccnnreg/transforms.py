@@ -18,6 +18,7 @@ Convention (every function in the package follows it):
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -76,6 +77,18 @@ def warp_labels(labels: Tensor, u: Tensor, mode: str = "nearest") -> Tensor:
     return out
 
 
+def apply_field(image: np.ndarray | None, labels: np.ndarray | None, u: np.ndarray, label_mode: str = "nearest"):
+    """:func:`warp` (trilinear) for a numpy image ``(X, Y, Z)`` and :func:`warp_labels` (``label_mode``) for a numpy
+    label map, by a numpy voxel field ``(3, X, Y, Z)``; either may be ``None``. Returns ``(image, labels)``."""
+    ut = torch.as_tensor(u, dtype=torch.float32)[None]
+    out_img = out_lab = None
+    if image is not None:
+        out_img = warp(torch.as_tensor(image, dtype=torch.float32)[None, None], ut)[0, 0].numpy()
+    if labels is not None:
+        out_lab = warp_labels(torch.as_tensor(labels.astype(np.int32))[None, None], ut, label_mode)[0, 0].numpy()
+    return out_img, out_lab
+
+
 def compose(u: Tensor, v: Tensor) -> Tensor:
     """Field of ``phi_u o phi_v``: ``v(x) + u(x + v(x))``. Both ``(B, 3, D, H, W)``."""
     return v + warp(u, v, padding_mode="border")
@@ -105,13 +118,17 @@ def integrate_sequence(velocities: list[Tensor], steps: int) -> tuple[Tensor, Te
     if not velocities:
         raise ValueError("integrate_sequence needs at least one velocity field")
     n = len(velocities)
-    u = u_inv = None
+    u = u_inv = torch.zeros_like(velocities[0])
     for v in velocities:
-        inc = integrate_velocity(v / n, steps)
-        inc_inv = integrate_velocity(-v / n, steps)
-        u = inc if u is None else compose(u, inc)
-        u_inv = inc_inv if u_inv is None else compose(inc_inv, u_inv)
+        u, u_inv = append_increment(u, u_inv, integrate_velocity(v / n, steps), integrate_velocity(-v / n, steps))
     return u, u_inv
+
+
+def append_increment(u: Tensor, u_inv: Tensor, inc: Tensor, inc_inv: Tensor) -> tuple[Tensor, Tensor]:
+    """One step of :func:`integrate_sequence`: the map ``phi`` (field ``u``) and its inverse (``u_inv``) after
+    the increment ``inc`` with inverse ``inc_inv`` (all ``(B, 3, D, H, W)``): ``phi o inc`` and
+    ``inc^-1 o phi^-1``."""
+    return compose(u, inc), compose(inc_inv, u_inv)
 
 
 def invert_field(u: Tensor, init: Tensor, iterations: int, damping: float = 0.5) -> Tensor:

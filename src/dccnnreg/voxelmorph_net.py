@@ -13,17 +13,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .losses import pairwise_loss
+from .layers import crop, pad_to_multiple
 
 Tensor = torch.Tensor
 
 
 @dataclass
 class VxmConfig:
-    """Constructor settings (config key ``voxelmorph``, without ``loss``), saved with checkpoints."""
+    """Constructor settings (config key ``voxelmorph.net``, defaults as in ``config/config.yaml``), saved with
+    checkpoints."""
 
     features: list[int] = field(default_factory=lambda: [16, 32, 32, 32])
     int_steps: int = 7
@@ -40,8 +40,6 @@ class VoxelMorphNet(nn.Module):
     """``forward(moving, fixed)`` -> ``forward``, ``inverse`` and ``velocity`` fields ``(B, 3, D, H, W)``."""
 
     method = "voxelmorph"
-    loss_terms = ("sim", "smooth", "dice")
-    objective = staticmethod(pairwise_loss)
 
     def __init__(self, config: VxmConfig):
         super().__init__()
@@ -57,12 +55,9 @@ class VoxelMorphNet(nn.Module):
         if moving.shape != fixed.shape:
             raise ValueError(f"moving {tuple(moving.shape)} and fixed {tuple(fixed.shape)} must share a grid")
         m = 2 ** len(self.config.features)  # the U-Net halves the grid once per level
-        shape = moving.shape[2:]
-        pad = [(-n) % m for n in shape]
-        spec = (0, pad[2], 0, pad[1], 0, pad[0])
-        v = self.net(F.pad(moving, spec), F.pad(fixed, spec), return_field_type="velocity").float()
+        (mov, fix), shape = (pad_to_multiple(x, m)[0] for x in (moving, fixed)), tuple(moving.shape[2:])
+        v = self.net(mov, fix, return_field_type="velocity").float()
         with torch.autocast(v.device.type, enabled=False):
             fwd = self.net.velocity_field_integrator(v)
             inv = self.net.velocity_field_integrator(-v)
-        crop = lambda u: u[:, :, : shape[0], : shape[1], : shape[2]]
-        return {"forward": crop(fwd), "inverse": crop(inv), "velocity": crop(v)}
+        return {"forward": crop(fwd, shape), "inverse": crop(inv, shape), "velocity": crop(v, shape)}

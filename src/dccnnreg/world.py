@@ -35,6 +35,20 @@ def affine_from_itk(origin, spacing, direction) -> np.ndarray:
     return RAS_TO_LPS @ lps
 
 
+def to_ants(data: np.ndarray, affine: np.ndarray):
+    """A numpy volume ``(X, Y, Z)`` on the nibabel grid ``affine`` as an ANTsImage (float32) in the same world space."""
+    import ants
+
+    origin, spacing, direction = itk_geometry(affine)
+    return ants.from_numpy(np.ascontiguousarray(data, dtype=np.float32), origin=list(origin), spacing=list(spacing),
+                           direction=np.asarray(direction).reshape(3, 3))
+
+
+def from_ants(img) -> tuple[np.ndarray, np.ndarray]:
+    """An ANTsImage as ``(numpy volume, nibabel RAS affine)``."""
+    return img.numpy(), affine_from_itk(img.origin, img.spacing, np.asarray(img.direction).ravel())
+
+
 def voxel_to_world(u: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """Voxel displacement ``(3, X, Y, Z)`` -> LPS mm displacement ``(X, Y, Z, 3)``."""
     lin = (RAS_TO_LPS @ affine)[:3, :3]

@@ -33,5 +33,7 @@ rule cohort_tables:
         "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/cohort/{method}.log",
+    benchmark:
+        "benchmarks/{dataset}/cohort/{method}.tsv"
     script:
         "../scripts/cohort_tables.py"

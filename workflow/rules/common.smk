@@ -5,7 +5,7 @@ import os
 import pandas as pd
 
 from dccnnreg.cohort import cohort_sheet, excluded_ids
-from dccnnreg.networks import NETWORKS, settings_from_config
+from dccnnreg.networks import METHODS, settings_from_config
 from dccnnreg.nifti import InputError
 from dccnnreg.split import assign_batch
 from snakemake.exceptions import IncompleteCheckpointException
@@ -171,7 +171,7 @@ def train_params(wc):
 
 METHODS = config["methods"]  # the benchmark: compared on labelled test subjects
 COHORT_METHODS = config["register"]["methods"]  # register every subject of the cohort
-LEARNED = list(NETWORKS)  # trained by the `train` rule, registered in batches
+LEARNED = list(METHODS)  # trained by the `train` rule, registered in batches
 DEFORMABLE = [m for m in METHODS if m != "affine"]
 
 

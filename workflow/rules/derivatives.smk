@@ -16,5 +16,7 @@ rule bids_derivatives:
         "../../envs/dccnnreg.yaml"
     log:
         "logs/bids_derivatives.log",
+    benchmark:
+        "benchmarks/bids_derivatives.tsv"
     script:
         "../scripts/bids_derivatives.py"

@@ -52,5 +52,7 @@ rule dataset_report:
         "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/report.log",
+    benchmark:
+        "benchmarks/{dataset}/report.tsv"
     script:
         "../scripts/dataset_report.py"

@@ -35,6 +35,8 @@ checkpoint check_inputs:
         "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/check_inputs/chunk-{chunk}.log",
+    benchmark:
+        "benchmarks/{dataset}/check_inputs/chunk-{chunk}.tsv"
     script:
         "../scripts/check_inputs.py"
 
@@ -78,6 +80,8 @@ rule labels_to_grid:
         "../../envs/dccnnreg.yaml"
     log:
         "logs/{dataset}/labels_to_grid/{subject}.log",
+    benchmark:
+        "benchmarks/{dataset}/labels_to_grid/{subject}.tsv"
     script:
         "../scripts/labels_to_grid.py"
 
@@ -134,15 +138,12 @@ rule preprocess_qc:
         "../scripts/preprocess_qc.py"
 
 
-localrules:
-    split,
-
-
 rule split:
     output:
         "results/{dataset}/split.tsv",
     params:
         table=lambda wc: SHEET[SHEET["dataset"] == wc.dataset][["subject", "participant", "split"]].to_dict("records"),
+    localrule: True
     conda:
         "../../envs/dccnnreg.yaml"
     log:

@@ -12,7 +12,7 @@ rule train:
         ),
     params:
         method="{method}",
-        model=network_settings,
+        net=network_settings,
         train=train_settings,
         ids=train_params,
         title=lambda wc: f"{wc.dataset}: training {wc.method}",

@@ -1,5 +1,5 @@
 from dccnnreg.jobs import start_log
-from dccnnreg.workflow import benchmark_report
+from dccnnreg.benchmark_report import benchmark_report
 
 start_log(snakemake.log[0])
 i, p = snakemake.input, snakemake.params

@@ -1,5 +1,5 @@
 from dccnnreg.jobs import start_log
-from dccnnreg.workflow import evaluate_job
+from dccnnreg.evaluate import evaluate_job
 
 start_log(snakemake.log[0])
 i, p = snakemake.input, snakemake.params
