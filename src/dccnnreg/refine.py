@@ -75,7 +75,7 @@ def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: Loss
     :func:`~dccnnreg.losses.middle_loss` with ``weights`` (the symmetric part of the training objective; the
     inverse paths follow by construction and are not needed on the way). Returns the refined half-maps with
     their full maps (:func:`~dccnnreg.model.full_maps`, float32, detached) and the objective before each step
-    and after the last."""
+    (not evaluated after the last: registration does not need it)."""
     half = {k: half[k].detach().float() for k in HALF_MAPS}
     moving, fixed = moving.float(), fixed.float()
     shape = tuple(moving.shape[2:])
@@ -93,6 +93,5 @@ def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: Loss
             loss.backward()
             opt.step()
     with torch.no_grad():
-        losses.append(float(objective()))
         out = full_maps(moved_paths(half, increments(w, config, shape)))
     return out, losses
