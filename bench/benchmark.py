@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from dccnnreg import networks
-from dccnnreg.config import load_config
+from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import Sample, SubjectFiles
 from dccnnreg.device import autocast, pick_device
 from dccnnreg.losses import LossWeights
@@ -150,7 +150,7 @@ def synthetic_subjects(shape, n: int, spacing: float, rng) -> tuple[Sample, list
 
 def network(name: str, cfg: dict, device) -> tuple[torch.nn.Module, LossWeights]:
     """A freshly initialised network of the workflow config and its loss weights."""
-    settings, schedule = networks.settings_from_config(name, cfg)
+    settings, schedule = method_settings(name, cfg)
     torch.manual_seed(0)
     return networks.build(networks.model_config(name, settings)).to(device), LossWeights(**schedule["loss"])
 

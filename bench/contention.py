@@ -34,10 +34,10 @@ def step_times(shape, config_files, steps: int) -> list[float]:
     """Seconds of each of ``steps`` training steps (after one warm-up step) on random images."""
     import torch
     from dccnnreg import networks
-    from dccnnreg.config import load_config
+    from dccnnreg.config import load_config, method_settings
     from dccnnreg.losses import LossWeights
 
-    settings, schedule = networks.settings_from_config("dccnn_lstm", load_config(*config_files))
+    settings, schedule = method_settings("dccnn_lstm", load_config(*config_files))
     torch.manual_seed(0)
     model = networks.build(networks.model_config("dccnn_lstm", settings))
     weights = LossWeights(**schedule["loss"])

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from dccnnreg import checkpoint, networks
-from dccnnreg.config import load_config
+from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import load_sample
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.register import register_pair
@@ -80,7 +80,7 @@ def main() -> None:
         cfg = copy.deepcopy(base)
         if change:
             change(cfg)
-        settings, schedule = networks.settings_from_config(METHOD, cfg)
+        settings, schedule = method_settings(METHOD, cfg)
         schedule = {**schedule, "steps": a.steps, "val_every": a.val_every}
         run = work / "variants" / name
         start = time.perf_counter()

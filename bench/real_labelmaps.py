@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 from dccnnreg import checkpoint, networks
-from dccnnreg.config import load_config
+from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import load_sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
@@ -113,6 +113,19 @@ def study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True)
 
 
+def refine_arguments(p: argparse.ArgumentParser) -> None:
+    """The instance optimisation of ``dccnn_lstm+refine`` (shared with ``bench/real_brain.py``)."""
+    p.add_argument("--refine-steps", type=int, default=20)
+    p.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
+    p.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
+    p.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
+
+
+def refine_config(a: argparse.Namespace) -> RefineConfig:
+    """The :class:`RefineConfig` of parsed :func:`refine_arguments`."""
+    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
+
+
 def prepared_study(a: argparse.Namespace) -> dict[str, dict]:
     """Set the threads, check the data and :func:`prepare` the study of the parsed :func:`study_arguments`."""
     if a.threads:
@@ -128,10 +141,7 @@ def main() -> None:
     study_arguments(p)
     p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    p.add_argument("--refine-steps", type=int, default=20)
-    p.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
-    p.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
-    p.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
+    refine_arguments(p)
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--device", default="auto")
     a = p.parse_args()
@@ -140,11 +150,11 @@ def main() -> None:
     atlas = sample("atlas")
     device = pick_device(a.device)
     cfg = load_config(*a.config)
-    refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
+    refine = refine_config(a)
 
     register, curves = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed)}, {}
     for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.METHODS)):
-        settings, schedule = networks.settings_from_config(method, cfg)
+        settings, schedule = method_settings(method, cfg)
         schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": a.val_every}
         path = train([sample(s) for s in a.train], work / method, networks.model_config(method, settings),
                      TrainConfig.from_dict(schedule), device, atlas=atlas, val_set=[sample(s) for s in a.val], progress=True)
@@ -181,7 +191,7 @@ def main() -> None:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()}), "
                   f"{torch.get_num_threads()} threads",
         "settings": {k: v for k, v in vars(a).items() if k not in ("data", "workdir", "out")},
-        "model": {m: networks.settings_from_config(m, cfg) for m in curves},
+        "model": {m: method_settings(m, cfg) for m in curves},
         "grid": list(atlas.image.shape),
         "summary": table.reset_index().to_dict("records"),
         "learning_curves": curves,

@@ -2,13 +2,15 @@
 keys it does not know."""
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from dccnnreg import networks
-from dccnnreg.config import load_config
+from dccnnreg.config import LEARNED_METHODS, load_config, method_settings
 from dccnnreg.losses import LossWeights
 from dccnnreg.refine import RefineConfig
 from dccnnreg.train import TrainConfig
@@ -22,6 +24,14 @@ COHORT = {"subjects": "sheet.tsv", "template": {"head": "h.nii.gz", "brain_mask"
 def fields(cls) -> dict:
     """The default value of each field of a dataclass."""
     return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory() for f in dataclasses.fields(cls)}
+
+
+def test_the_planner_knows_the_learned_methods_without_importing_torch():
+    assert set(LEARNED_METHODS) == set(networks.METHODS)
+    planner = "import sys, dccnnreg.cohort, dccnnreg.config, dccnnreg.nifti, dccnnreg.split"  # as common.smk
+    out = subprocess.run([sys.executable, "-c", f"{planner}; print('torch' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("method", sorted(networks.METHODS))
@@ -40,7 +50,7 @@ def test_schedule_and_refinement_defaults_are_the_config_file():
 
 
 def test_a_partial_config_means_the_config_files_values():
-    net, schedule = networks.settings_from_config("dccnn_lstm", {"train": {"steps": 7}, "dccnn_lstm": {"loss": {"smooth": 2.0}}})
+    net, schedule = method_settings("dccnn_lstm", {"train": {"steps": 7}, "dccnn_lstm": {"loss": {"smooth": 2.0}}})
     assert networks.model_config("dccnn_lstm", net).to_dict() == CONFIG["dccnn_lstm"]["net"]
     train = TrainConfig.from_dict(schedule)
     assert train.steps == 7 and train.lr == CONFIG["train"]["lr"]
@@ -49,7 +59,7 @@ def test_a_partial_config_means_the_config_files_values():
 
 def test_an_unknown_key_in_a_method_section_is_an_error():
     with pytest.raises(ValueError, match="features"):
-        networks.settings_from_config("voxelmorph", {"voxelmorph": {"features": [4, 8]}})
+        method_settings("voxelmorph", {"voxelmorph": {"features": [4, 8]}})
 
 
 def schema_errors(cfg: dict) -> str:

@@ -14,6 +14,7 @@ import yaml
 
 from . import checkpoint, distributed, networks
 from .data import load_sample
+from .config import method_settings
 from .device import pick_device
 from .evaluate import evaluate_pair
 from .nifti import InputError, atomic_path, load_volume
@@ -36,7 +37,7 @@ def cmd_train(a) -> None:
     distributed.init_from_env()  # under torchrun: one process per GPU
     cfg = yaml.safe_load(Path(a.config).read_text()) if a.config else {}
     atlas = load_sample("atlas", a.atlas, a.atlas_labels) if a.atlas else None
-    settings, schedule = networks.settings_from_config(a.method, cfg)
+    settings, schedule = method_settings(a.method, cfg)
     out = train(
         _samples(a.train_list),
         a.out,

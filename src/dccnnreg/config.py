@@ -1,4 +1,5 @@
-"""Workflow config files read outside Snakemake, merged the way Snakemake merges them."""
+"""Workflow config files read outside Snakemake, merged the way Snakemake merges them, and the settings of
+the learned methods in them. Imports no torch: the workflow's planner uses it."""
 
 from __future__ import annotations
 
@@ -21,3 +22,17 @@ def load_config(*paths) -> dict:
     for p in paths:
         cfg = merge(cfg, yaml.safe_load(Path(p).read_text()) or {})
     return cfg
+
+
+LEARNED_METHODS = ("dccnn_lstm", "voxelmorph")  # trained by the workflow's `train` rule (dccnnreg.networks)
+
+
+def method_settings(name: str, config: dict) -> tuple[dict, dict]:
+    """Constructor settings and training settings (the shared ``train`` schedule with the method's ``loss``) of
+    the learned method ``name`` from a workflow config, where each method has a section ``{net, loss}``
+    beside the schedule ``train``; missing sections or keys take the defaults, unknown ones are errors."""
+    section = config.get(name, {})
+    unknown = set(section) - {"net", "loss"}
+    if unknown:
+        raise ValueError(f"config section {name!r}: unknown keys {sorted(unknown)} (it holds 'net' and 'loss')")
+    return section.get("net", {}), {**config.get("train", {}), "loss": section.get("loss", {})}

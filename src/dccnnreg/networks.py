@@ -2,8 +2,7 @@
 (:mod:`dccnnreg.model` with :func:`~dccnnreg.losses.registration_loss`) and ``voxelmorph``
 (:mod:`dccnnreg.voxelmorph_net` with :func:`~dccnnreg.losses.pairwise_loss`). A network has ``method`` and
 ``config``; an objective is ``(out, moving, fixed, weights, moving_onehot, fixed_onehot) -> (loss, parts)``.
-In the workflow config each method has a section ``{net: constructor settings, loss: weights}`` beside the
-shared schedule ``train``."""
+Their settings come from the config by :func:`dccnnreg.config.method_settings`."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ class Method:
     loss_terms: tuple[str, ...]
 
 
-METHODS = {
+METHODS = {  # the names are dccnnreg.config.LEARNED_METHODS (tests/test_config.py)
     "dccnn_lstm": Method(DCCNNLSTMReg, ModelConfig, registration_loss, ("sim", "middle", "smooth", "inverse", "jacobian", "dice")),
     "voxelmorph": Method(VoxelMorphNet, VxmConfig, pairwise_loss, ("sim", "smooth", "dice")),
 }
@@ -51,13 +50,3 @@ def build(config) -> nn.Module:
         if isinstance(config, m.config):
             return m.network(config)
     raise TypeError(f"no network takes a {type(config).__name__}")
-
-
-def settings_from_config(name: str, config: dict) -> tuple[dict, dict]:
-    """Constructor settings and training settings (the shared ``train`` schedule with the method's ``loss``) of
-    method ``name`` from a workflow config; missing sections or keys take the defaults, unknown ones are errors."""
-    section = config.get(name, {})
-    unknown = set(section) - {"net", "loss"}
-    if unknown:
-        raise ValueError(f"config section {name!r}: unknown keys {sorted(unknown)} (it holds 'net' and 'loss')")
-    return section.get("net", {}), {**config.get("train", {}), "loss": section.get("loss", {})}

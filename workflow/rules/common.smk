@@ -5,7 +5,7 @@ import os
 import pandas as pd
 
 from dccnnreg.cohort import cohort_sheet, excluded_ids
-from dccnnreg.networks import METHODS, settings_from_config
+from dccnnreg.config import LEARNED_METHODS, method_settings
 from dccnnreg.nifti import InputError
 from dccnnreg.split import assign_batch
 from snakemake.exceptions import IncompleteCheckpointException
@@ -171,16 +171,16 @@ def train_params(wc):
 
 METHODS = config["methods"]  # the benchmark: compared on labelled test subjects
 COHORT_METHODS = config["register"]["methods"]  # register every subject of the cohort
-LEARNED = list(METHODS)  # trained by the `train` rule, registered in batches
+LEARNED = list(LEARNED_METHODS)  # trained by the `train` rule, registered in batches
 DEFORMABLE = [m for m in METHODS if m != "affine"]
 
 
 def network_settings(wc):
-    return settings_from_config(wc.method, config)[0]
+    return method_settings(wc.method, config)[0]
 
 
 def train_settings(wc):
-    return settings_from_config(wc.method, config)[1]
+    return method_settings(wc.method, config)[1]
 
 
 def registered(dataset, method):
