@@ -57,20 +57,22 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
 
     ``refinement`` (settings and the objective's weights, for the symmetric network only) refines the
     network's answer for the pair (:func:`~dccnnreg.refine.refine`, fp32), timed as ``refine_seconds``. The
-    symmetric network's inverse paths are polished after each (:func:`~dccnnreg.model.polish_inverses`, fp32)."""
+    symmetric network's inverse paths are polished once, at the end (:func:`~dccnnreg.model.polish_inverses`,
+    fp32): refinement carries the inverse paths along without needing them accurate on the way."""
     check_common_grid([fixed, moving])
+    refining = refinement is not None and refinement[0].steps > 0
     m, f = image_tensor(moving.image, device), image_tensor(fixed.image, device)
     start = time.perf_counter()
     with torch.no_grad():
         with autocast(device, precision):
             out = model(m, f)
-        if "psi_m" in out:
+        if refining and "psi_m" not in out:
+            raise ValueError(f"refinement needs the symmetric network's half-maps; {model.method} has none")
+        if "psi_m" in out and not refining:
             out = polish_inverses({k: out[k].float() for k in HALF_MAPS})
     seconds = _elapsed(start, device)
     refine_seconds = 0.0
-    if refinement is not None and refinement[0].steps:
-        if "psi_m" not in out:
-            raise ValueError(f"refinement needs the symmetric network's half-maps; {model.method} has none")
+    if refining:
         start = time.perf_counter()
         out, _ = refine(out, m, f, refinement[1], refinement[0])
         with torch.no_grad():
