@@ -78,6 +78,8 @@ def test_the_config_files_validate():
     assert schema_errors({**CONFIG, **COHORT}) == ""
     demo = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
     assert schema_errors(demo) == ""
+    assert schema_errors(load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml",
+                                     ROOT / "config" / "cpu_3mm.yaml")) == ""
 
 
 @pytest.mark.parametrize("path", [("modle",), ("dccnn_lstm", "net", "chanels"), ("train", "loss"), ("grid", "spacing"),
