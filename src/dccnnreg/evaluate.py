@@ -9,9 +9,9 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from . import layout
 from .metrics import dice_per_label, folding_percent, hd95_per_label, inverse_consistency_mm, jacobian_det, sdlogj
 from .nifti import atomic_path, load_volume
+from .register import output_paths
 from .world import read_ants_field
 
 
@@ -63,7 +63,7 @@ def evaluate_job(fixed_labels, mask, pairs: dict, labels, method: str, out_table
         if method == "affine":
             warped, fwd, inv, times = load_volume(path, labels=True), None, None, {}  # part of preprocessing
         else:
-            reg = layout.files(path, layout.REGISTRATION)
+            reg = output_paths(path)
             warped = load_volume(reg["warped_labels"], labels=True)
             fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
             times = json.loads(reg["timing"].read_text())

@@ -55,7 +55,7 @@ class VoxelMorphNet(nn.Module):
         if moving.shape != fixed.shape:
             raise ValueError(f"moving {tuple(moving.shape)} and fixed {tuple(fixed.shape)} must share a grid")
         m = 2 ** len(self.config.features)  # the U-Net halves the grid once per level
-        (mov, fix), shape = (pad_to_multiple(x, m)[0] for x in (moving, fixed)), tuple(moving.shape[2:])
+        (mov, shape), (fix, _) = pad_to_multiple(moving, m), pad_to_multiple(fixed, m)
         v = self.net(mov, fix, return_field_type="velocity").float()
         with torch.autocast(v.device.type, enabled=False):
             fwd = self.net.velocity_field_integrator(v)
