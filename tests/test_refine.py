@@ -6,6 +6,7 @@ import torch
 
 from conftest import smooth_field, smooth_image
 from dccnnreg import checkpoint
+from dccnnreg import refine as refine_module
 from dccnnreg.data import Sample
 from dccnnreg.losses import LossWeights, middle_loss
 from dccnnreg.metrics import dice_per_label
@@ -14,7 +15,7 @@ from dccnnreg.refine import RefineConfig, refine
 from dccnnreg.register import register_pair
 from dccnnreg.register_jobs import register_network_job
 from dccnnreg.synth import phantom
-from dccnnreg.transforms import apply_field, compose
+from dccnnreg.transforms import apply_field, compose, jacobian_determinant
 from dccnnreg.voxelmorph_net import VoxelMorphNet, VxmConfig
 
 CPU = torch.device("cpu")
@@ -69,6 +70,23 @@ def test_refinement_recovers_a_translation_without_folding():
     assert reg.jacobian.min() > 0
     fwd, inv = (torch.as_tensor(x)[None] for x in (reg.forward, reg.inverse))
     assert compose(fwd, inv)[0].norm(dim=0).numpy()[inside].mean() < 0.05  # voxels: phi o phi^-1 = id
+
+
+def test_refinement_adds_no_folds(rng, monkeypatch, caplog):
+    a = smooth_image(rng, (20, 20, 20), 2)
+    m, f = (torch.as_tensor(x)[None, None] for x in (a, apply_field(a, None, smooth_field(rng, (20, 20, 20), 3.0))[0]))
+    with torch.no_grad():
+        out = network(std=5.0)(m, f)
+    config, weights = RefineConfig(steps=10, lr=0.5, sigma=0, int_steps=2), LossWeights(ncc_window=5, smooth=0.0)
+    folds = lambda maps: sum(int((jacobian_determinant(maps[k]) <= 0).sum()) for k in ("forward", "inverse"))
+    with monkeypatch.context() as patch:
+        patch.setattr(refine_module, "new_folds", lambda maps, base: False)
+        unguarded, _ = refine(out, m, f, weights, config)
+    assert folds(out) == 0 and folds(unguarded) > 0  # large unsmoothed steps fold
+    guarded, _ = refine(out, m, f, weights, config)
+    assert folds(guarded) == 0
+    assert (guarded["forward"] - out["forward"]).abs().max() > 0.1  # still refined, by a shorter step
+    assert "scaled by" in caplog.text
 
 
 def test_refinement_lowers_its_objective_from_the_networks_answer():

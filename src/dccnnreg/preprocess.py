@@ -9,6 +9,7 @@ results map back to native space with ``antsApplyTransforms -t [affine.mat,1]``.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -103,6 +104,17 @@ def check_subjects(dataset: str, files, out_path) -> pd.DataFrame:
     return table
 
 
+N4_SPACING_MM = 4.0  # N4 fits its bias field on a grid of about this spacing (shrink factor 4 at 1 mm)
+
+
+def n4_shrink_factor(spacing) -> int:
+    """N4's shrink factor for an image of voxel ``spacing`` (mm per axis): the smallest that puts the fitting
+    grid at ``N4_SPACING_MM`` or coarser on the finest axis (4 at 1 mm, as fMRIPrep and antsBrainExtraction;
+    2 at 3 mm; 1 from 4 mm). The bias field is smooth: a finer fit costs time (7x at 1 mm for shrink 2) for
+    nothing."""
+    return max(1, math.ceil(N4_SPACING_MM / min(spacing) - 1e-6))
+
+
 def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True) -> None:
     """N4 bias correction, affine registration to the atlas head, resampling onto its grid.
 
@@ -114,7 +126,7 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True) -
     vol = load_volume(image_path)
     img = to_ants(vol.data - vol.data.min(), vol.affine)
     if n4:  # the bias field is fitted inside the head (ANTs' foreground mask), not over the background
-        img = ants.n4_bias_field_correction(img, mask=ants.get_mask(img), shrink_factor=2)
+        img = ants.n4_bias_field_correction(img, mask=ants.get_mask(img), shrink_factor=n4_shrink_factor(img.spacing))
     fixed = ants.image_read(str(atlas_head_path))
     reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric="mattes",
                             random_seed=1, aff_random_sampling_rate=0.5)

@@ -15,10 +15,17 @@ negates ``w``; the objective (middle-space similarity, smoothness and folding pe
 the image grid) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the
 refined (B, A) registration is the refined (A, B) one with its paths exchanged: the two results stay inverse
 maps of each other. ``w`` starts at zero (the network's answer).
+
+The maps are exact diffeomorphisms only in the continuum: on the grid a large or sharp ``w`` can still fold a
+few voxels. Refinement never adds a fold: while the refined forward or inverse map folds a voxel that the
+network's maps do not, ``w`` shrinks by ``UNFOLD_SHRINK`` (at most ``UNFOLD_TRIES`` times, then the network's
+answer is kept).
+The test is symmetric in the two paths, so exchanging moving and fixed still exchanges the results.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -26,9 +33,11 @@ import torch
 from . import checkpoint
 from .losses import LossWeights, middle_loss
 from .model import HALF_MAPS, full_maps
-from .transforms import compose, gaussian_smooth, integrate_velocity, resize_field
+from .transforms import compose, gaussian_smooth, integrate_velocity, jacobian_determinant, resize_field
 
 Tensor = torch.Tensor
+UNFOLD_SHRINK, UNFOLD_TRIES = 0.75, 10  # w's backtracking against folds: 10 shrinks by 3/4 (down to 1/18)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,13 +78,21 @@ def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> 
     return out
 
 
+def new_folds(maps: dict[str, Tensor], base: dict[str, Tensor]) -> bool:
+    """Whether ``maps``' forward or inverse field (``(B, 3, D, H, W)``) has a non-positive Jacobian determinant at a
+    voxel where ``base``'s has a positive one."""
+    return any(bool(((jacobian_determinant(maps[k]) <= 0) & (jacobian_determinant(base[k]) > 0)).any())
+               for k in ("forward", "inverse"))
+
+
 def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: LossWeights,
            config: RefineConfig) -> tuple[dict[str, Tensor], list[float]]:
     """Refine a pair (images ``(B, 1, D, H, W)``, network output ``half``) for ``config.steps`` Adam steps on
     :func:`~dccnnreg.losses.middle_loss` with ``weights`` (the symmetric part of the training objective; the
     inverse paths follow by construction and are not needed on the way). Returns the refined half-maps with
     their full maps (:func:`~dccnnreg.model.full_maps`, float32, detached) and the objective before each step
-    (not evaluated after the last: registration does not need it)."""
+    (not evaluated after the last: registration does not need it). ``w`` shrinks while it adds folds (see the module
+    docstring)."""
     half = {k: half[k].detach().float() for k in HALF_MAPS}
     moving, fixed = moving.float(), fixed.float()
     shape = tuple(moving.shape[2:])
@@ -93,5 +110,15 @@ def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: Loss
             loss.backward()
             opt.step()
     with torch.no_grad():
-        out = full_maps(moved_paths(half, increments(w, config, shape)))
+        base, w = full_maps(half), w.detach()
+        for shrinks in range(UNFOLD_TRIES + 1):
+            out = full_maps(moved_paths(half, increments(w * UNFOLD_SHRINK**shrinks, config, shape)))
+            if not new_folds(out, base):
+                break
+        else:
+            log.warning("refinement kept the network's answer: it folded voxels even at %.3g of its length",
+                        UNFOLD_SHRINK**UNFOLD_TRIES)
+            return base, losses
+    if shrinks:
+        log.warning("refinement's velocity scaled by %.3g: at full length it folded voxels", UNFOLD_SHRINK**shrinks)
     return out, losses
