@@ -2,6 +2,7 @@ import torch
 import pytest
 
 from conftest import smooth_image, t
+from dccnnreg.layers import ConvLSTMCell, UNetPyramid
 from dccnnreg.model import DCCNNLSTMReg, ModelConfig, polish_inverses
 from dccnnreg.transforms import compose, jacobian_determinant
 
@@ -19,6 +20,33 @@ def randomized(seed=0):
 def test_output_shapes_on_unpadded_grid():
     out = randomized()(torch.rand(1, 1, 13, 17, 10), torch.rand(1, 1, 13, 17, 10))
     assert all(v.shape == (1, 3, 13, 17, 10) for v in out.values())
+
+
+@pytest.mark.parametrize("time_steps, decoded", [([0, 2, 2], False), ([1, 2, 2], True)])
+def test_the_full_resolution_level_is_decoded_only_when_it_has_steps(time_steps, decoded):
+    model = DCCNNLSTMReg(ModelConfig(channels=[4, 8, 8], hidden=[4, 8, 8], time_steps=time_steps, int_steps=4))
+    calls = []
+    model.features.dec[0].register_forward_hook(lambda *_: calls.append(1))
+    model(torch.rand(1, 1, 16, 16, 16), torch.rand(1, 1, 16, 16, 16))
+    assert bool(calls) == decoded
+
+
+def test_levels_left_undecoded_change_no_other_level():
+    torch.manual_seed(0)
+    net, x = UNetPyramid([4, 8, 8]), torch.rand(2, 1, 16, 16, 16)
+    full, part = net(x), net(x, finest=1)
+    assert part[0] is None and full[0].shape == (2, 4, 16, 16, 16)
+    assert all(torch.equal(a, b) for a, b in zip(full[1:], part[1:]))
+
+
+def test_lstm_cell_without_state_is_the_cell_with_zero_state():
+    torch.manual_seed(0)
+    cell, x = ConvLSTMCell(6, 4), torch.rand(2, 6, 8, 8, 8)
+    zero = torch.zeros(2, 4, 8, 8, 8)
+    for a, b in zip(cell(x, None), cell(x, (zero, zero))):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    h, c = cell(x, None)
+    assert h.abs().max() > 0.01 and c.abs().max() > 0.01
 
 
 def test_starts_at_identity():

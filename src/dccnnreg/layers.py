@@ -32,7 +32,9 @@ class UNetPyramid(nn.Module):
     """U-Net whose decoder returns one feature map per level.
 
     ``forward(x)`` with ``x`` ``(B, in_ch, D, H, W)`` (sizes divisible by ``2**(levels-1)``) returns
-    a list, finest first: level ``l`` is ``(B, channels[l], D/2**l, H/2**l, W/2**l)``.
+    a list, finest first: level ``l`` is ``(B, channels[l], D/2**l, H/2**l, W/2**l)``. With ``finest`` > 0 the
+    levels finer than ``finest`` are not decoded (``None``): a caller that uses no features there does not pay
+    for the decoder's largest convolutions (at full resolution, most of the network's time).
     """
 
     def __init__(self, channels: list[int], in_ch: int = 1):
@@ -46,22 +48,23 @@ class UNetPyramid(nn.Module):
         )
         self.up = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)
 
-    def forward(self, x: Tensor) -> list[Tensor]:
+    def forward(self, x: Tensor, finest: int = 0) -> list[Tensor | None]:
         skips = []
         for block in self.enc:
             x = block(x)
             skips.append(x)
         feats = [skips[-1]]
-        for l in range(len(self.dec) - 1, -1, -1):
+        for l in range(len(self.dec) - 1, finest - 1, -1):
             feats.insert(0, self.dec[l](torch.cat([self.up(feats[0]), skips[l]], dim=1)))
-        return feats
+        return [None] * finest + feats
 
 
 class ConvLSTMCell(nn.Module):
     """Convolutional LSTM cell (Shi et al., 2015) on 3D grids.
 
     ``forward(x, state)``: ``x`` ``(B, in_ch, D, H, W)``, ``state`` ``(h, c)`` each
-    ``(B, hidden, D, H, W)`` or ``None`` (zeros); returns the new ``(h, c)``.
+    ``(B, hidden, D, H, W)`` or ``None`` (zeros: the gates then convolve ``x`` alone, skipping the zero
+    hidden channels); returns the new ``(h, c)``.
     """
 
     def __init__(self, in_ch: int, hidden: int):
@@ -71,10 +74,10 @@ class ConvLSTMCell(nn.Module):
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
         if state is None:
-            z = x.new_zeros(x.shape[0], self.hidden, *x.shape[2:])
-            state = (z, z)
-        h, c = state
-        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, c
+            i, _, o, g = F.conv3d(x, self.gates.weight[:, : x.shape[1]], self.gates.bias, padding=1).chunk(4, dim=1)
+            c = torch.sigmoid(i) * torch.tanh(g)
+        else:
+            h, c = state
+            i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c

@@ -26,7 +26,8 @@ Architecture (``forward(moving, fixed)``, both ``(B, 1, D, H, W)`` on one grid):
 Choices the paper leaves open, made here (all configurable through :class:`ModelConfig`):
 
 * LSTM time steps per scale (default 0 at full resolution: the finest field is the upsampled
-  half-resolution one, which keeps memory and CPU time practical at 160x192x224); hidden
+  half-resolution one, which keeps memory and CPU time practical at 160x192x224; the U-Net then does
+  not decode that level either, its parameters are kept so checkpoints load whatever the steps); hidden
   channels; the LSTM state does not pass between scales (channels differ per scale).
 * Each increment is a stationary-velocity exponential (scaling and squaring); the composition
   order is ``old o increment`` (the increment is predicted from already-warped features).
@@ -79,6 +80,11 @@ class ModelConfig:
     def levels(self) -> int:
         return len(self.channels)
 
+    @property
+    def finest_step_level(self) -> int:
+        """The finest level with LSTM steps: finer levels need no decoded features (only upsampled fields)."""
+        return min(l for l, t in enumerate(self.time_steps) if t)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -129,12 +135,12 @@ class DCCNNLSTMReg(nn.Module):
             raise ValueError(f"moving {tuple(moving.shape)} and fixed {tuple(fixed.shape)} must share a grid")
         b = moving.shape[0]
         x, shape = pad_to_multiple(torch.cat([moving, fixed]), 2 ** (self.config.levels - 1))
-        pyramid = self.features(x)
+        pyramid = self.features(x, finest=self.config.finest_step_level)
         coarsest = pyramid[-1].shape[2:]
         zero = x.new_zeros(b, 3, *coarsest, dtype=torch.float32)
         paths = {"m": zero, "f": zero, "m_inv": zero, "f_inv": zero}
         for l in range(self.config.levels - 1, -1, -1):
-            grid = tuple(pyramid[l].shape[2:])
+            grid = tuple(n // 2**l for n in x.shape[2:])
             paths = {k: resize_field(u, grid) for k, u in paths.items()}
             T = self.config.time_steps[l]
             state = None
