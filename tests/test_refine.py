@@ -80,7 +80,7 @@ def test_refinement_adds_no_folds(rng, monkeypatch, caplog):
     config, weights = RefineConfig(steps=10, lr=0.5, sigma=0, int_steps=2), LossWeights(ncc_window=5, smooth=0.0)
     folds = lambda maps: sum(int((jacobian_determinant(maps[k]) <= 0).sum()) for k in ("forward", "inverse"))
     with monkeypatch.context() as patch:
-        patch.setattr(refine_module, "new_folds", lambda maps, base: False)
+        patch.setattr(refine_module, "folded", lambda maps: torch.tensor(False))
         unguarded, _ = refine(out, m, f, weights, config)
     assert folds(out) == 0 and folds(unguarded) > 0  # large unsmoothed steps fold
     guarded, _ = refine(out, m, f, weights, config)

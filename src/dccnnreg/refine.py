@@ -19,8 +19,8 @@ maps of each other. ``w`` starts at zero (the network's answer).
 The maps are exact diffeomorphisms only in the continuum: on the grid a large or sharp ``w`` can still fold a
 few voxels. Refinement never adds a fold: while the refined forward or inverse map folds a voxel that the
 network's maps do not, ``w`` shrinks by ``UNFOLD_SHRINK`` (at most ``UNFOLD_TRIES`` times, then the network's
-answer is kept).
-The test is symmetric in the two paths, so exchanging moving and fixed still exchanges the results.
+answer is kept). The check is symmetric in the two paths, so exchanging moving and fixed still exchanges the
+results.
 """
 
 from __future__ import annotations
@@ -78,11 +78,10 @@ def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> 
     return out
 
 
-def new_folds(maps: dict[str, Tensor], base: dict[str, Tensor]) -> bool:
-    """Whether ``maps``' forward or inverse field (``(B, 3, D, H, W)``) has a non-positive Jacobian determinant at a
-    voxel where ``base``'s has a positive one."""
-    return any(bool(((jacobian_determinant(maps[k]) <= 0) & (jacobian_determinant(base[k]) > 0)).any())
-               for k in ("forward", "inverse"))
+def folded(maps: dict[str, Tensor]) -> Tensor:
+    """Where the forward and the inverse field of ``maps`` (each ``(B, 3, D, H, W)``) have a non-positive Jacobian
+    determinant: bool ``(2, B, D, H, W)``."""
+    return torch.stack([jacobian_determinant(maps[k]) <= 0 for k in ("forward", "inverse")])
 
 
 def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: LossWeights,
@@ -111,9 +110,10 @@ def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: Loss
             opt.step()
     with torch.no_grad():
         base, w = full_maps(half), w.detach()
+        allowed = folded(base)  # the network's own folds, if any
         for shrinks in range(UNFOLD_TRIES + 1):
             out = full_maps(moved_paths(half, increments(w * UNFOLD_SHRINK**shrinks, config, shape)))
-            if not new_folds(out, base):
+            if not (folded(out) & ~allowed).any():
                 break
         else:
             log.warning("refinement kept the network's answer: it folded voxels even at %.3g of its length",
