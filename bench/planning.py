@@ -4,10 +4,12 @@
 
 For each size: a subject sheet of N subjects (every ``--labelled-every``-th with a label map), empty
 image files (planning reads names and times, not images), the project's ``config/config.yaml`` and
-the ``slurm`` profile's job groups. Reports the dry run's wall time and peak memory (of the
-Snakemake process), the jobs per rule, and the SLURM jobs the run would submit (a group job is one
-``sbatch``; jobs of local rules are run by Snakemake itself). The plan is the one of a first run,
-before any input check has been written.
+the ``slurm`` profile's job groups. Reports the wall time and peak memory (of the Snakemake process) of
+two dry runs: ``snakemake -n --quiet`` (``plan_s``: building the job graph, what a run does before its
+first submission) and ``snakemake -n`` (``dry_run_s``: the graph, plus simulating the run and printing
+every job), the jobs per rule, and the SLURM jobs the run would submit (a group job is one ``sbatch``;
+jobs of local rules are run by Snakemake itself). The plan is the one of a first run, before any input
+check has been written.
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ def write_cohort(wd: Path, n: int, labelled_every: int) -> None:
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
 
 
-def dry_run(wd: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak resident MiB and output of ``snakemake -n --profile slurm`` on ``wd``."""
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--profile", "slurm", "--directory", str(wd)]
+def dry_run(wd: Path, quiet: bool = False) -> tuple[float, float, str]:
+    """Wall seconds, peak resident MiB and output of ``snakemake -n --profile slurm`` (``--quiet``) on ``wd``."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--profile", "slurm", "--directory", str(wd)] + ["--quiet"] * quiet
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read()
@@ -84,10 +86,12 @@ def main() -> None:
         for n in a.subjects:
             wd = Path(tmp) / f"cohort{n}"
             write_cohort(wd, n, a.labelled_every)
+            plan_s, plan_mib, _ = dry_run(wd, quiet=True)
             seconds, peak_mib, out = dry_run(wd)
             rules = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1].split("Reasons:")[0], flags=re.M))
             slurm = submissions(out)
             results.append({"subjects": n, "labelled": len(range(0, n, a.labelled_every)),
+                            "plan_s": round(plan_s, 2), "plan_peak_rss_mib": round(plan_mib),
                             "dry_run_s": round(seconds, 2), "seconds_per_1000_subjects": round(1000 * seconds / n, 2),
                             "peak_rss_mib": round(peak_mib), "jobs": int(rules.pop("total")),
                             "jobs_by_rule": {k: int(v) for k, v in rules.items()},

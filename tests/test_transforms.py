@@ -28,6 +28,19 @@ def test_integer_translation_moves_voxels_exactly(shift):
     assert (out[0, 0] > 1e-6).sum() == 1  # nothing spread to the neighbours
 
 
+def test_warp_of_a_linear_image_is_the_image_at_the_displaced_point():
+    """Trilinear interpolation is exact for linear images: out(x) = a . (x + u(x)) + c, at fractional u too."""
+    shape, a = (9, 11, 13), torch.tensor([0.5, -2.0, 3.0])
+    img = (identity_grid(shape) * a.view(1, 3, 1, 1, 1)).sum(1, keepdim=True) + 7.0
+    u = torch.rand(2, 3, *shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    inside = identity_grid(shape) + u
+    upper = torch.tensor(shape).view(1, 3, 1, 1, 1) - 1
+    inside = ((inside >= 0) & (inside <= upper)).all(1)
+    expected = ((identity_grid(shape) + u) * a.view(1, 3, 1, 1, 1)).sum(1) + 7.0
+    out = warp(img.expand(2, 1, *shape), u)[:, 0]
+    torch.testing.assert_close(out[inside], expected[inside], atol=2e-5, rtol=0)
+
+
 def test_label_warp_is_nearest_and_keeps_dtype(rng):
     lab = torch.from_numpy(rng.integers(0, 5, size=(10, 10, 10))).to(torch.int32)
     u = torch.full((1, 3, 10, 10, 10), 0.4)

@@ -64,7 +64,7 @@ class ConvLSTMCell(nn.Module):
 
     ``forward(x, state)``: ``x`` ``(B, in_ch, D, H, W)``, ``state`` ``(h, c)`` each
     ``(B, hidden, D, H, W)`` or ``None`` (zeros: the gates then convolve ``x`` alone, skipping the zero
-    hidden channels); returns the new ``(h, c)``.
+    hidden channels and the forget gate); returns the new ``(h, c)``.
     """
 
     def __init__(self, in_ch: int, hidden: int):
@@ -73,8 +73,10 @@ class ConvLSTMCell(nn.Module):
         self.gates = nn.Conv3d(in_ch + hidden, 4 * hidden, 3, padding=1)
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
-        if state is None:
-            i, _, o, g = F.conv3d(x, self.gates.weight[:, : x.shape[1]], self.gates.bias, padding=1).chunk(4, dim=1)
+        if state is None:  # no forget gate either: it would multiply the zero cell state
+            n, w, b = self.hidden, self.gates.weight[:, : x.shape[1]], self.gates.bias
+            weight, bias = torch.cat([w[:n], w[2 * n :]]), torch.cat([b[:n], b[2 * n :]])
+            i, o, g = F.conv3d(x, weight, bias, padding=1).split(n, dim=1)
             c = torch.sigmoid(i) * torch.tanh(g)
         else:
             h, c = state

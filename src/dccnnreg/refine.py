@@ -48,7 +48,7 @@ class RefineConfig:
     lr: float = 0.05
     scale: int = 1
     sigma: float = 0.5
-    int_steps: int = 4  # w stays within about lr x steps voxels: its 2**4 pieces are small fractions of one
+    int_steps: int = 3  # w stays within about lr x steps voxels: its 2**3 pieces are small fractions of one
 
     def __post_init__(self):
         if self.steps < 0 or self.lr <= 0 or self.scale < 1 or self.sigma < 0 or self.int_steps < 0:

@@ -33,11 +33,15 @@ def identity_grid(shape: tuple[int, int, int], device=None, dtype=torch.float32)
 
 def _sampling_grid(u: Tensor) -> Tensor:
     """Convert a voxel displacement ``(B, 3, D, H, W)`` to grid_sample's ``(B, D, H, W, 3)`` in [-1, 1], xyz order."""
-    shape = u.shape[2:]
-    loc = identity_grid(tuple(shape), u.device, u.dtype) + u
-    scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape], device=u.device, dtype=u.dtype)
-    norm = loc * scale.view(1, 3, 1, 1, 1) - 1.0
-    return norm.permute(0, 2, 3, 4, 1).flip(-1)
+    coords, parts = [], u.unbind(1)  # unbind, not three selects: its gradient is one stack, not three zero fills
+    for axis in (2, 1, 0):  # x, y, z: grid_sample's order
+        n = u.shape[2 + axis]
+        scale = 2.0 / max(n - 1, 1)
+        view = [1, 1, 1]
+        view[axis] = n
+        start = (torch.arange(n, device=u.device, dtype=torch.float64) * scale - 1.0).to(u.dtype).view(1, *view)
+        coords.append(torch.add(start, parts[axis], alpha=scale))  # one pass per axis, no full identity grid
+    return torch.stack(coords, dim=-1)
 
 
 def warp(image: Tensor, u: Tensor, mode: str = "bilinear", padding_mode: str = "zeros") -> Tensor:
