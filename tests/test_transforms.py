@@ -33,10 +33,9 @@ def test_warp_of_a_linear_image_is_the_image_at_the_displaced_point():
     shape, a = (9, 11, 13), torch.tensor([0.5, -2.0, 3.0])
     img = (identity_grid(shape) * a.view(1, 3, 1, 1, 1)).sum(1, keepdim=True) + 7.0
     u = torch.rand(2, 3, *shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    inside = identity_grid(shape) + u
-    upper = torch.tensor(shape).view(1, 3, 1, 1, 1) - 1
-    inside = ((inside >= 0) & (inside <= upper)).all(1)
-    expected = ((identity_grid(shape) + u) * a.view(1, 3, 1, 1, 1)).sum(1) + 7.0
+    moved = identity_grid(shape) + u
+    inside = ((moved >= 0) & (moved <= torch.tensor(shape).view(1, 3, 1, 1, 1) - 1)).all(1)
+    expected = (moved * a.view(1, 3, 1, 1, 1)).sum(1) + 7.0
     out = warp(img.expand(2, 1, *shape), u)[:, 0]
     torch.testing.assert_close(out[inside], expected[inside], atol=2e-5, rtol=0)
 
