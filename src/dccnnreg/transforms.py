@@ -186,10 +186,12 @@ def jacobian_determinant(u: Tensor) -> Tensor:
     determinant is the same in world units, since it is invariant to the (constant) voxel-to-world
     linear map.
     """
-    g = torch.stack(torch.gradient(u, dim=(2, 3, 4)), dim=2)  # (B, c, a, D, H, W) = d u_c / d x_a
-    j = g + torch.eye(3, device=u.device, dtype=u.dtype).view(1, 3, 3, 1, 1, 1)
+    # d[a][c] = d u_c / d x_a; unbind, not indexing: one stack in the backward pass, not a zero-filled
+    # full-size gradient per entry
+    d = [g.unbind(1) for g in torch.gradient(u, dim=(2, 3, 4))]
+    j = [[d[a][c] + 1.0 if a == c else d[a][c] for a in range(3)] for c in range(3)]  # j[c][a]
     return (
-        j[:, 0, 0] * (j[:, 1, 1] * j[:, 2, 2] - j[:, 1, 2] * j[:, 2, 1])
-        - j[:, 0, 1] * (j[:, 1, 0] * j[:, 2, 2] - j[:, 1, 2] * j[:, 2, 0])
-        + j[:, 0, 2] * (j[:, 1, 0] * j[:, 2, 1] - j[:, 1, 1] * j[:, 2, 0])
+        j[0][0] * (j[1][1] * j[2][2] - j[1][2] * j[2][1])
+        - j[0][1] * (j[1][0] * j[2][2] - j[1][2] * j[2][0])
+        + j[0][2] * (j[1][0] * j[2][1] - j[1][1] * j[2][0])
     )
