@@ -133,6 +133,15 @@ def test_jacobian_of_identity_and_scaling():
     assert torch.allclose(jacobian_determinant(fold), torch.full((1, 8, 9, 10), -1.0))
 
 
+def test_jacobian_of_a_general_linear_map_is_its_determinant():
+    # every entry of the Jacobian matters: a random non-symmetric matrix, once orientation-preserving, once not
+    grid = identity_grid((7, 8, 9), dtype=torch.float64)
+    for a in (torch.tensor([[1.2, 0.3, -0.2], [0.1, 0.9, 0.4], [-0.3, 0.2, 1.1]], dtype=torch.float64),
+              torch.tensor([[0.2, 1.1, 0.3], [1.0, 0.1, -0.2], [0.4, 0.3, 0.9]], dtype=torch.float64)):
+        u = torch.einsum("ca,bahwd->bchwd", a - torch.eye(3, dtype=torch.float64), grid)  # x -> A x
+        assert torch.allclose(jacobian_determinant(u), torch.linalg.det(a).expand(1, 7, 8, 9))
+
+
 def test_warp_rejects_mismatched_grids():
     with pytest.raises(ValueError, match="differs"):
         warp(torch.zeros(1, 1, 4, 4, 4), torch.zeros(1, 3, 5, 4, 4))
