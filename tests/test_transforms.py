@@ -134,7 +134,7 @@ def test_jacobian_of_identity_and_scaling():
 
 
 def test_jacobian_of_a_general_linear_map_is_its_determinant():
-    # every entry of the Jacobian matters: a random non-symmetric matrix, once orientation-preserving, once not
+    # every entry of the Jacobian matters: two non-symmetric matrices, one orientation-preserving, one not
     grid = identity_grid((7, 8, 9), dtype=torch.float64)
     for a in (torch.tensor([[1.2, 0.3, -0.2], [0.1, 0.9, 0.4], [-0.3, 0.2, 1.1]], dtype=torch.float64),
               torch.tensor([[0.2, 1.1, 0.3], [1.0, 0.1, -0.2], [0.4, 0.3, 0.9]], dtype=torch.float64)):
