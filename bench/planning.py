@@ -6,10 +6,10 @@ For each size: a subject sheet of N subjects (every ``--labelled-every``-th with
 image files (planning reads names and times, not images), the project's ``config/config.yaml`` and
 the ``slurm`` profile's job groups. Reports the wall time and peak memory (of the Snakemake process) of
 two dry runs: ``snakemake -n --quiet`` (``plan_s``: building the job graph, what a run does before its
-first submission) and ``snakemake -n`` (``dry_run_s``: the graph, plus simulating the run and printing
-every job), the jobs per rule, and the SLURM jobs the run would submit (a group job is one ``sbatch``;
-jobs of local rules are run by Snakemake itself). The plan is the one of a first run, before any input
-check has been written.
+first submission; the median of ``--repeats`` runs, each in ``plan_runs_s``) and ``snakemake -n``
+(``dry_run_s``: the graph, plus simulating the run and printing every job), the jobs per rule, and the
+SLURM jobs the run would submit (a group job is one ``sbatch``; jobs of local rules are run by Snakemake
+itself). The plan is the one of a first run, before any input check has been written.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--subjects", type=int, nargs="+", default=[1000, 10000])
     p.add_argument("--labelled-every", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3, help="runs of the job graph per size (its time is noisy)")
     p.add_argument("--out", default="bench/results/planning.json")
     a = p.parse_args()
     results = []
@@ -86,12 +88,15 @@ def main() -> None:
         for n in a.subjects:
             wd = Path(tmp) / f"cohort{n}"
             write_cohort(wd, n, a.labelled_every)
-            plan_s, plan_mib, _ = dry_run(wd, quiet=True)
+            plans = [dry_run(wd, quiet=True)[:2] for _ in range(a.repeats)]
+            plan_s = statistics.median(s for s, _ in plans)
+            plan_mib = max(mib for _, mib in plans)
             seconds, peak_mib, out = dry_run(wd)
             rules = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1].split("Reasons:")[0], flags=re.M))
             slurm = submissions(out)
             results.append({"subjects": n, "labelled": len(range(0, n, a.labelled_every)),
-                            "plan_s": round(plan_s, 2), "plan_peak_rss_mib": round(plan_mib),
+                            "plan_s": round(plan_s, 2), "plan_runs_s": [round(s, 2) for s, _ in plans],
+                            "plan_peak_rss_mib": round(plan_mib),
                             "dry_run_s": round(seconds, 2), "seconds_per_1000_subjects": round(1000 * seconds / n, 2),
                             "peak_rss_mib": round(peak_mib), "jobs": int(rules.pop("total")),
                             "jobs_by_rule": {k: int(v) for k, v in rules.items()},
