@@ -44,7 +44,7 @@ checkpoint check_inputs:
 rule affine:
     input:
         image=lambda wc: row(wc)["image"],
-        atlas_head=rules.atlas.output.head,
+        atlas_head=ATLAS["head"],
         check=lambda wc: check_paths(wc.dataset, [wc.subject]),
     output:
         image="results/{dataset}/preproc/{subject}_affine.nii.gz",
@@ -69,7 +69,7 @@ rule labels_to_grid:
     input:
         labels=lambda wc: row(wc)["labels"],
         image=lambda wc: row(wc)["image"],
-        atlas_head=rules.atlas.output.head,
+        atlas_head=ATLAS["head"],
         affine=rules.affine.output.affine,
     output:
         "results/{dataset}/preproc/{subject}_labels.nii.gz",
@@ -89,8 +89,8 @@ rule labels_to_grid:
 rule skull_strip:
     input:
         image=rules.affine.output.image,
-        atlas_head=rules.atlas.output.head,
-        atlas_mask=rules.atlas.output.mask,
+        atlas_head=ATLAS["head"],
+        atlas_mask=ATLAS["mask"],
     output:
         brain="results/{dataset}/preproc/{subject}_brain.nii.gz",
         mask="results/{dataset}/preproc/{subject}_mask.nii.gz",
