@@ -119,11 +119,12 @@ def refine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
     p.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
     p.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
+    p.add_argument("--refine-inverse", type=float, default=RefineConfig.inverse)
 
 
 def refine_config(a: argparse.Namespace) -> RefineConfig:
     """The :class:`RefineConfig` of parsed :func:`refine_arguments`."""
-    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
+    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse)
 
 
 def prepared_study(a: argparse.Namespace) -> dict[str, dict]:

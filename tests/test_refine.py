@@ -45,10 +45,11 @@ def shifted_pair(shift=2.0, shape=(24, 24, 24)):
     return sample("moving", image, labels), sample("fixed", moved, moved_labels)
 
 
-def test_swapped_pair_gives_the_inverse_map_after_refinement(rng):
+@pytest.mark.parametrize("inverse", [0.0, 20.0])
+def test_swapped_pair_gives_the_inverse_map_after_refinement(rng, inverse):
     a = sample("a", smooth_image(rng, (20, 20, 20), 2))
     b = sample("b", apply_field(a.image, None, smooth_field(rng, (20, 20, 20), 2.0))[0])
-    model, refinement = network(std=5.0), (RefineConfig(steps=6, lr=0.2, scale=2), WEIGHTS)
+    model, refinement = network(std=5.0), (RefineConfig(steps=6, lr=0.2, scale=2, inverse=inverse), WEIGHTS)
     plain = register_pair(model, a, b, CPU)
     ab, ba = register_pair(model, a, b, CPU, refinement=refinement), register_pair(model, b, a, CPU, refinement=refinement)
     assert np.abs(ab.forward - plain.forward).max() > 0.05  # refinement moved the map
@@ -89,6 +90,21 @@ def test_refinement_adds_no_folds(rng, monkeypatch, caplog):
     assert "scaled by" in caplog.text
 
 
+def test_inverse_consistency_term_makes_the_exported_maps_agree(rng):
+    a = sample("a", smooth_image(rng, (20, 20, 20), 2))
+    b = sample("b", apply_field(a.image, None, smooth_field(rng, (20, 20, 20), 3.0))[0])
+    model = network(std=5.0)
+
+    def disagreement(inverse):  # mean |phi o phi^-1 - id| and |phi^-1 o phi - id|, voxels
+        reg = register_pair(model, a, b, CPU, refinement=(RefineConfig(steps=15, lr=0.3, sigma=0.5, inverse=inverse),
+                                                         WEIGHTS))
+        fwd, inv = (torch.as_tensor(x)[None] for x in (reg.forward, reg.inverse))
+        return [float(compose(p, q)[0].norm(dim=0).mean()) for p, q in ((fwd, inv), (inv, fwd))]
+
+    plain, consistent = disagreement(0.0), disagreement(20.0)
+    assert min(plain) > 0.01 and max(consistent) < 0.5 * min(plain)
+
+
 def test_refinement_lowers_its_objective_from_the_networks_answer():
     moving, fixed = shifted_pair(2.0, (16, 16, 16))
     m, f = (torch.as_tensor(s.image)[None, None] for s in (moving, fixed))
@@ -109,6 +125,8 @@ def test_refinement_needs_the_symmetric_network_and_valid_settings():
         RefineConfig(steps=-1)
     with pytest.raises(ValueError, match="lr > 0"):
         RefineConfig(steps=3, lr=0.0)
+    with pytest.raises(ValueError, match="inverse >= 0"):
+        RefineConfig(steps=3, inverse=-1.0)
 
 
 def test_register_job_refines_with_the_models_training_objective(tmp_path):

@@ -56,7 +56,7 @@ def cmd_register(a) -> None:
     model = checkpoint.load_model(a.model, device)
     fixed = load_sample("fixed", a.fixed, a.fixed_labels)
     moving = load_sample("moving", a.moving, a.moving_labels)
-    refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma)
+    refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse)
     reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine))
     for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
         print(f"{name}\t{path}")
@@ -123,6 +123,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
     r.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
     r.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
+    r.add_argument("--refine-inverse", type=float, default=RefineConfig.inverse,
+                   help="weight of the maps' inverse consistency in the refinement objective")
     r.set_defaults(func=cmd_register)
 
     e = sub.add_parser("evaluate", help="Dice / HD95 / folding of a registered pair")

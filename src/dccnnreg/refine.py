@@ -12,7 +12,8 @@ paths in opposite directions through the middle space:
 so ``phi_MF = psi_m o exp(2w) o psi_f^-1`` remains a composition of diffeomorphisms (scaling and squaring,
 :func:`~dccnnreg.transforms.integrate_velocity`). Exchanging moving and fixed exchanges the half-maps and
 negates ``w``; the objective (middle-space similarity, smoothness and folding penalty of the half-maps, on
-the image grid) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the
+the image grid; with ``inverse`` > 0 also the inverse consistency of the full maps on the grid, see
+:class:`RefineConfig`) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the
 refined (B, A) registration is the refined (A, B) one with its paths exchanged: the two results stay inverse
 maps of each other. ``w`` starts at zero (the network's answer).
 
@@ -31,8 +32,8 @@ from dataclasses import dataclass
 import torch
 
 from . import checkpoint
-from .losses import LossWeights, middle_loss
-from .model import HALF_MAPS, full_maps
+from .losses import LossWeights, inverse_consistency, middle_loss
+from .model import HALF_MAPS, full_maps, polish_inverses
 from .transforms import compose, gaussian_smooth, integrate_velocity, jacobian_determinant, resize_field
 
 Tensor = torch.Tensor
@@ -42,17 +43,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RefineConfig:
-    """Settings of the instance optimisation (config ``register.refine``); ``steps: 0`` turns it off."""
+    """Settings of the instance optimisation (config ``register.refine``); ``steps: 0`` turns it off.
+
+    ``inverse`` weighs :func:`~dccnnreg.losses.inverse_consistency` of the full maps as they are exported
+    (grid fields composed by trilinear interpolation) in the objective; the network's inverse paths are then
+    polished first (:func:`~dccnnreg.model.polish_inverses`), so the term sees the maps' own disagreement."""
 
     steps: int = 0
     lr: float = 0.05
     scale: int = 1
-    sigma: float = 0.5
+    sigma: float = 1.0
+    inverse: float = 0.0
     int_steps: int = 3  # w stays within about lr x steps voxels: its 2**3 pieces are small fractions of one
 
     def __post_init__(self):
-        if self.steps < 0 or self.lr <= 0 or self.scale < 1 or self.sigma < 0 or self.int_steps < 0:
-            raise ValueError(f"refine needs steps >= 0, lr > 0, scale >= 1, sigma >= 0, int_steps >= 0: {self}")
+        if self.steps < 0 or self.lr <= 0 or self.scale < 1 or self.sigma < 0 or self.inverse < 0 or self.int_steps < 0:
+            raise ValueError("refine needs steps >= 0, lr > 0, scale >= 1, sigma >= 0, inverse >= 0, "
+                             f"int_steps >= 0: {self}")
 
 
 def refinement(model_path, config: RefineConfig) -> tuple[RefineConfig, LossWeights] | None:
@@ -78,6 +85,19 @@ def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> 
     return out
 
 
+def objective(half: dict[str, Tensor], w: Tensor, moving: Tensor, fixed: Tensor, weights: LossWeights,
+              config: RefineConfig) -> Tensor:
+    """The refinement objective of velocity ``w`` for the half-maps ``half`` and images ``(B, 1, D, H, W)``:
+    :func:`~dccnnreg.losses.middle_loss` with ``weights``, plus ``config.inverse`` times the full maps'
+    :func:`~dccnnreg.losses.inverse_consistency`."""
+    paths = moved_paths(half, increments(w, config, tuple(moving.shape[2:])), inverses=config.inverse > 0)
+    loss = middle_loss(paths, moving, fixed, weights)[0]
+    if config.inverse:
+        maps = full_maps(paths)
+        loss = loss + config.inverse * inverse_consistency(maps["forward"], maps["inverse"])
+    return loss
+
+
 def folded(maps: dict[str, Tensor]) -> Tensor:
     """Where the forward and the inverse field of ``maps`` (each ``(B, 3, D, H, W)``) have a non-positive Jacobian
     determinant: bool ``(2, B, D, H, W)``."""
@@ -87,23 +107,23 @@ def folded(maps: dict[str, Tensor]) -> Tensor:
 def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: LossWeights,
            config: RefineConfig) -> tuple[dict[str, Tensor], list[float]]:
     """Refine a pair (images ``(B, 1, D, H, W)``, network output ``half``) for ``config.steps`` Adam steps on
-    :func:`~dccnnreg.losses.middle_loss` with ``weights`` (the symmetric part of the training objective; the
-    inverse paths follow by construction and are not needed on the way). Returns the refined half-maps with
+    :func:`objective` (the symmetric part of the training objective; without ``config.inverse`` the inverse
+    paths follow by construction and are not needed on the way). Returns the refined half-maps with
     their full maps (:func:`~dccnnreg.model.full_maps`, float32, detached) and the objective before each step
     (not evaluated after the last: registration does not need it). ``w`` shrinks while it adds folds (see the module
     docstring)."""
     half = {k: half[k].detach().float() for k in HALF_MAPS}
+    if config.inverse:
+        half = {k: v for k, v in polish_inverses(half).items() if k in HALF_MAPS}
     moving, fixed = moving.float(), fixed.float()
     shape = tuple(moving.shape[2:])
     coarse = tuple(max(2, -(-n // config.scale)) for n in shape)
     w = torch.zeros(moving.shape[0], 3, *coarse, device=moving.device, requires_grad=True)
     opt = torch.optim.Adam([w], lr=config.lr)
-    objective = lambda: middle_loss(moved_paths(half, increments(w, config, shape), False), moving, fixed,
-                                    weights)[0]
     losses = []
     with torch.enable_grad(), torch.autocast(moving.device.type, enabled=False):
         for _ in range(config.steps):
-            loss = objective()
+            loss = objective(half, w, moving, fixed, weights, config)
             losses.append(float(loss.detach()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
