@@ -51,6 +51,20 @@ def test_syn_preset_reruns_only_syn(study, tmp_path):
     assert jobs == {"register_syn": 1, "evaluate": 1, "dataset_report": 1, "bids_derivatives": 1, "all": 1}
 
 
+def test_refinement_settings_rerun_registration_only_when_refinement_runs(study, tmp_path):
+    cfg = yaml.safe_load((study / "config/config.yaml").read_text())
+    path = tmp_path / "changed.yaml"  # the shared study stays as built
+    cfg["register"]["refine"]["sigma"] = 2.0  # refinement is off (steps 0): nothing to redo
+    path.write_text(yaml.safe_dump(cfg))
+    assert not {"register", "evaluate", "dataset_report"} & set(planned(study, "--configfile", str(path)))
+    cfg["register"]["refine"]["steps"] = 2
+    path.write_text(yaml.safe_dump(cfg))
+    jobs = planned(study, "--configfile", str(path))
+    baseline = planned(study, "--forcerun", "register")  # every learned method's register jobs
+    assert 0 < jobs["register"] < baseline["register"]  # dccnn_lstm's only: VoxelMorph has no refinement
+    assert not {"train", "affine", "skull_strip", "register_syn"} & set(jobs)
+
+
 def test_lint_is_clean(study):
     out = smk(study, "--lint", check=False)
     assert out.returncode == 0, out.stdout + out.stderr

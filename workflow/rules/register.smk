@@ -7,7 +7,8 @@ rule register:
         directory("results/{dataset}/{method}/batch-{batch}"),
     params:
         precision=config["register"]["precision"],
-        refine=lambda wc: config["register"]["refine"] if wc.method == "dccnn_lstm" else None,
+        # refinement's settings only when it runs: with steps 0 they change nothing and rerun nothing
+        refine=lambda wc: config["register"]["refine"] if wc.method == "dccnn_lstm" and config["register"]["refine"]["steps"] else None,
         ids=lambda wc: registration_params(batch_subjects(wc), wc.dataset),
     wildcard_constraints:
         method="|".join(LEARNED),
