@@ -30,11 +30,11 @@ from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan
 from dccnnreg.preprocess import normalize_intensity
+from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.refine import refinement
 from dccnnreg.register import register_pair
 from dccnnreg.syn import register_syn
 from dccnnreg.train import TrainConfig, train
-from real_labelmaps import refine_arguments, refine_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_brain"
@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--train-pairs", type=int, default=8)
     p.add_argument("--test-pairs", type=int, default=4)
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    refine_arguments(p)
+    refine_arguments(p, steps=20)  # dccnn_lstm+refine
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--amplitude-mm", type=float, default=15.0, help="velocity bound; mean displacement is about a fifth")
     p.add_argument("--seed", type=int, default=0)

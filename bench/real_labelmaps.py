@@ -37,7 +37,8 @@ from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity
-from dccnnreg.refine import RefineConfig, refinement
+from dccnnreg.cli import refine_arguments, refine_config
+from dccnnreg.refine import refinement
 from dccnnreg.register import register_pair
 from dccnnreg.synth import t1_from_labels
 from dccnnreg.syn import register_syn
@@ -113,20 +114,6 @@ def study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True)
 
 
-def refine_arguments(p: argparse.ArgumentParser) -> None:
-    """The instance optimisation of ``dccnn_lstm+refine`` (shared with ``bench/real_brain.py``)."""
-    p.add_argument("--refine-steps", type=int, default=20)
-    p.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
-    p.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
-    p.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
-    p.add_argument("--refine-inverse", type=float, default=RefineConfig.inverse)
-
-
-def refine_config(a: argparse.Namespace) -> RefineConfig:
-    """The :class:`RefineConfig` of parsed :func:`refine_arguments`."""
-    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse)
-
-
 def prepared_study(a: argparse.Namespace) -> dict[str, dict]:
     """Set the threads, check the data and :func:`prepare` the study of the parsed :func:`study_arguments`."""
     if a.threads:
@@ -142,7 +129,7 @@ def main() -> None:
     study_arguments(p)
     p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    refine_arguments(p)
+    refine_arguments(p, steps=20)  # dccnn_lstm+refine
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--device", default="auto")
     a = p.parse_args()

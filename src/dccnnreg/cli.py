@@ -24,6 +24,22 @@ from .train import TrainConfig, train
 from .world import read_ants_field
 
 
+def refine_arguments(p: argparse.ArgumentParser, steps: int = RefineConfig.steps) -> None:
+    """The ``--refine-*`` options of :class:`RefineConfig` (``--refine-steps`` defaulting to ``steps``)."""
+    p.add_argument("--refine-steps", type=int, default=steps,
+                   help="instance optimisation steps on the model's training objective (dccnn_lstm; 0: off)")
+    p.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
+    p.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
+    p.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
+    p.add_argument("--refine-inverse", type=float, default=RefineConfig.inverse,
+                   help="weight of the maps' inverse consistency in the refinement objective")
+
+
+def refine_config(a: argparse.Namespace) -> RefineConfig:
+    """The :class:`RefineConfig` of parsed :func:`refine_arguments`."""
+    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse)
+
+
 def _samples(table_path):
     """Subjects from a TSV with columns ``subject``, ``image`` and optional ``labels``."""
     df = pd.read_csv(table_path, sep="\t", dtype=str, keep_default_na=False)
@@ -56,8 +72,7 @@ def cmd_register(a) -> None:
     model = checkpoint.load_model(a.model, device)
     fixed = load_sample("fixed", a.fixed, a.fixed_labels)
     moving = load_sample("moving", a.moving, a.moving_labels)
-    refine = RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse)
-    reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine))
+    reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine_config(a)))
     for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
         print(f"{name}\t{path}")
     print(f"seconds\t{reg.seconds:.3f}")
@@ -118,13 +133,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--moving-labels")
     r.add_argument("--out-prefix", required=True)
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    r.add_argument("--refine-steps", type=int, default=RefineConfig.steps,
-                   help="instance optimisation steps on the model's training objective (dccnn_lstm; 0: off)")
-    r.add_argument("--refine-lr", type=float, default=RefineConfig.lr)
-    r.add_argument("--refine-scale", type=int, default=RefineConfig.scale)
-    r.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
-    r.add_argument("--refine-inverse", type=float, default=RefineConfig.inverse,
-                   help="weight of the maps' inverse consistency in the refinement objective")
+    refine_arguments(r)
     r.set_defaults(func=cmd_register)
 
     e = sub.add_parser("evaluate", help="Dice / HD95 / folding of a registered pair")
