@@ -40,16 +40,14 @@ from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, n
 from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.refine import refinement
 from dccnnreg.register import register_pair
-from dccnnreg.synth import t1_from_labels
+from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
 from dccnnreg.syn import register_syn
 from dccnnreg.train import TrainConfig, train
 from dccnnreg.world import to_ants
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
-SCORED = [2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 26, 28,
-          41, 42, 43, 44, 46, 47, 49, 50, 51, 52, 53, 54, 58, 60]
-CSF = 24
+SCORED = list(BRAIN_STRUCTURES)
 
 
 def prepare(data: Path, work: Path, atlas: str, subjects: list[str], shape, spacing: float, seed: int) -> dict[str, dict]:

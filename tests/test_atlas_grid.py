@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dccnnreg.nifti import load_volume, save_volume
-from dccnnreg.preprocess import make_atlas, network_grid_affine
+from dccnnreg.preprocess import make_affine_reference, make_atlas, network_grid_affine
 
 pytest.importorskip("ants")
 
@@ -40,3 +40,30 @@ def test_atlas_labels_at_the_template_spacing_are_copied_exactly(tmp_path, rng):
     start = np.rint(np.linalg.solve(affine[:3, :3], atlas.affine[:3, 3] - affine[:3, 3])).astype(int)
     block = labels[start[0]:start[0] + 16, start[1]:start[1] + 18, start[2]:start[2] + 14]
     assert np.array_equal(atlas.data, block)
+
+
+def test_affine_reference_covers_the_grid_region_at_the_finer_spacing(tmp_path, rng):
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = [-30.0, -41.0, -25.0]
+    shape = (30, 36, 28)
+    mask = np.zeros(shape, np.uint8)
+    mask[6:24, 8:28, 5:22] = 1
+    paths = {k: tmp_path / f"{k}.nii.gz" for k in ("head", "brain_mask", "labels")}
+    save_volume(rng.random(shape).astype(np.float32), affine, paths["head"], np.float32)
+    save_volume(mask, affine, paths["brain_mask"], np.uint8)
+    save_volume(mask.astype(np.int32), affine, paths["labels"], np.int32)
+    out = {k: tmp_path / f"atlas_{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
+    make_atlas(paths, out, (8, 10, 8), 6.0)
+    make_affine_reference(paths, tmp_path / "same.nii.gz", (8, 10, 8), 6.0, 6.0)
+    make_affine_reference(paths, tmp_path / "fine.nii.gz", (8, 10, 8), 6.0, 2.0)
+    grid, same, fine = (load_volume(p) for p in (out["head"], tmp_path / "same.nii.gz", tmp_path / "fine.nii.gz"))
+    assert np.array_equal(same.data, grid.data) and np.array_equal(same.affine, grid.affine)
+    assert fine.data.shape == (24, 30, 24) and np.allclose(fine.spacing, 2.0)
+    extent = [(a[:3, :3] @ np.array([[0, 0, 0], np.array(d.shape) - 1]).T).T + a[:3, 3] for a, d in
+              ((grid.affine, grid.data), (fine.affine, fine.data))]
+    # the same region: centred alike, the fine grid reaching to within a grid voxel of the coarse one's ends
+    assert np.allclose(extent[0].mean(0), extent[1].mean(0), atol=2.0)
+    assert np.abs(extent[0] - extent[1]).max() <= 6.0
+    start = np.rint(np.linalg.solve(affine[:3, :3], fine.affine[:3, 3] - affine[:3, 3])).astype(int)
+    head = load_volume(paths["head"]).data
+    assert np.allclose(fine.data, head[start[0]:start[0] + 24, start[1]:start[1] + 30, start[2]:start[2] + 24])

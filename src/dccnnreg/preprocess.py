@@ -75,6 +75,16 @@ def make_atlas(template: dict, out: dict, shape, spacing: float) -> None:
     save_volume(lab.numpy().round().astype(np.int32), affine, out["labels"], np.int32)
 
 
+def make_affine_reference(template: dict, out_path, shape, spacing: float, fine_spacing: float) -> None:
+    """The template head over the network grid's region (``shape`` x ``spacing`` mm) at ``fine_spacing`` mm: what
+    the affine stage registers to when the network grid is coarser (too little anatomy is left at, e.g., 6 mm)."""
+    mask = load_volume(template["brain_mask"], labels=True)
+    fine_shape = [int(np.ceil(n * spacing / fine_spacing)) for n in shape]
+    affine = network_grid_affine(mask.data, mask.affine, fine_shape, fine_spacing)
+    head = resample_to_grid(_ants().image_read(str(template["head"])), affine, fine_shape, "linear")
+    save_volume(head.numpy(), affine, out_path, np.float32)
+
+
 def check_subject(image_path, labels_path=None) -> dict:
     """Validate a subject's image (and label map, on the image's grid) before any work: a status dict
     ``{"ok", "error", "shape", "spacing_mm"}``; only :class:`InputError` counts as bad input."""
@@ -115,8 +125,9 @@ def n4_shrink_factor(spacing) -> int:
     return max(1, math.ceil(N4_SPACING_MM / min(spacing) - 1e-6))
 
 
-def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True) -> None:
-    """N4 bias correction, affine registration to the atlas head, resampling onto its grid.
+def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, reference_path=None) -> None:
+    """N4 bias correction, affine registration to the atlas head (or to ``reference_path``, the head at a finer
+    spacing, :func:`make_atlas`), resampling onto the atlas head's grid.
 
     Writes ``out['image']`` (float32) and ``out['affine']`` (the ANTs ``.mat`` mapping atlas-grid
     points to native space). The image is validated first; a bad file raises
@@ -127,13 +138,14 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True) -
     img = to_ants(vol.data - vol.data.min(), vol.affine)
     if n4:  # the bias field is fitted inside the head (ANTs' foreground mask), not over the background
         img = ants.n4_bias_field_correction(img, mask=ants.get_mask(img), shrink_factor=n4_shrink_factor(img.spacing))
-    fixed = ants.image_read(str(atlas_head_path))
+    grid = ants.image_read(str(atlas_head_path))
+    fixed = ants.image_read(str(reference_path)) if reference_path else grid
     reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric="mattes",
                             random_seed=1, aff_random_sampling_rate=0.5)
     mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
     Path(out["affine"]).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mat, out["affine"])
-    data, affine = from_ants(ants.apply_transforms(fixed, img, [mat], interpolator="linear"))
+    data, affine = from_ants(ants.apply_transforms(grid, img, [mat], interpolator="linear"))
     save_volume(data, affine, out["image"], np.float32)
 
 

@@ -41,6 +41,11 @@ def phantom(shape, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(inten, 0, 1).astype(np.float32), labels
 
 
+# The 31 brain structures of FreeSurfer label maps scored in evaluation (left / midline, then right), and CSF.
+BRAIN_STRUCTURES = (2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 26, 28,
+                    41, 42, 43, 44, 46, 47, 49, 50, 51, 52, 53, 54, 58, 60)
+CSF = 24
+
 # Typical T1 intensities of FreeSurfer labels (white matter 1): the basis of T1-like heads from label maps.
 T1_MEANS = {
     0.95: (2, 41, 7, 46, 16, 28, 60, 85),  # white matter, brain stem, ventral DC, optic chiasm

@@ -148,6 +148,9 @@ def preprocess_qc_inputs(wc):
 
 
 ATLAS = {k: f"results/atlas/{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
+# What the affine stage registers to: the atlas head, or the template at a finer spacing where the grid is coarse.
+AFFINE_REFERENCE = ("results/atlas/affine_reference.nii.gz"
+                    if config["grid"]["spacing_mm"] > config["preprocess"]["affine_spacing_mm"] else ATLAS["head"])
 LABEL_NAMES = TEMPLATE.get("label_names") or []
 
 

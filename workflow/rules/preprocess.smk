@@ -18,6 +18,26 @@ rule atlas:
         "../scripts/atlas.py"
 
 
+rule affine_reference:
+    input:
+        head=TEMPLATE["head"],
+        brain_mask=TEMPLATE["brain_mask"],
+    output:
+        "results/atlas/affine_reference.nii.gz",
+    params:
+        shape=config["grid"]["shape"],
+        spacing=config["grid"]["spacing_mm"],
+        fine_spacing=config["preprocess"]["affine_spacing_mm"],
+    conda:
+        "../../envs/dccnnreg.yaml"
+    log:
+        "logs/affine_reference.log",
+    benchmark:
+        "benchmarks/affine_reference.tsv"
+    script:
+        "../scripts/affine_reference.py"
+
+
 checkpoint check_inputs:
     input:
         # files that exist (a missing one is reported by the check, not the planner)
@@ -45,6 +65,7 @@ rule affine:
     input:
         image=lambda wc: row(wc)["image"],
         atlas_head=ATLAS["head"],
+        reference=AFFINE_REFERENCE,
         check=lambda wc: check_paths(wc.dataset, [wc.subject]),
     output:
         image="results/{dataset}/preproc/{subject}_affine.nii.gz",

@@ -4,4 +4,5 @@ from dccnnreg.preprocess import affine_preprocess
 
 start_log(snakemake.log[0], snakemake.threads)
 with subject_errors(snakemake.wildcards.dataset, snakemake.wildcards.subject):
-    affine_preprocess(snakemake.input.image, snakemake.input.atlas_head, dict(snakemake.output), n4=snakemake.params.n4)
+    affine_preprocess(snakemake.input.image, snakemake.input.atlas_head, dict(snakemake.output), n4=snakemake.params.n4,
+                      reference_path=snakemake.input.reference)
