@@ -127,7 +127,7 @@ def n4_shrink_factor(spacing) -> int:
 
 def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, reference_path=None) -> None:
     """N4 bias correction, affine registration to the atlas head (or to ``reference_path``, the head at a finer
-    spacing, :func:`make_atlas`), resampling onto the atlas head's grid.
+    spacing, :func:`make_affine_reference`), resampling onto the atlas head's grid.
 
     Writes ``out['image']`` (float32) and ``out['affine']`` (the ANTs ``.mat`` mapping atlas-grid
     points to native space). The image is validated first; a bad file raises
