@@ -27,13 +27,15 @@ from dccnnreg.data import image_tensor
 from dccnnreg.model import HALF_MAPS, polish_inverses
 from dccnnreg.nifti import load_volume
 from dccnnreg.refine import refine
-from dccnnreg.transforms import compose, resize_field
+from dccnnreg.metrics import inverse_consistency_mm
+from dccnnreg.transforms import resize_field
 
 
-def ic_mm(half: dict[str, torch.Tensor], mask: torch.Tensor, spacing: float) -> float:
-    """Mean ``|phi o phi^-1 - id|`` (mm) in ``mask`` of the full maps of ``half`` composed on its own grid."""
+def ic_mm(half: dict[str, torch.Tensor], mask: np.ndarray, affine: np.ndarray) -> float:
+    """:func:`~dccnnreg.metrics.inverse_consistency_mm` in ``mask`` of the full maps of ``half`` composed on its own
+    grid ``affine``."""
     maps = polish_inverses(half)
-    return float((compose(maps["forward"], maps["inverse"])[0].norm(dim=0) * spacing)[mask].mean())
+    return inverse_consistency_mm(maps["forward"][0].numpy(), maps["inverse"][0].numpy(), affine, mask)
 
 
 def main() -> None:
@@ -55,19 +57,21 @@ def main() -> None:
     rows = []
     for mov, fix in itertools.combinations(a.test, 2):
         m, f = (image_tensor(grid(s, "brain").data, "cpu") for s in (mov, fix))
-        spacing = float(np.sqrt((grid(fix, "brain").affine[:3, :3] ** 2).sum(0)).mean())
-        mask = torch.as_tensor(grid(fix, "mask").data > 0)
+        affine = grid(fix, "brain").affine
+        fine_affine = affine @ np.diag([0.5, 0.5, 0.5, 1.0])  # 2n - 1 points over the same extent
+        spacing = float(np.sqrt((affine[:3, :3] ** 2).sum(0)).mean())
+        mask = torch.as_tensor(grid(fix, "mask").data > 0, dtype=torch.float32)
         fine_shape = tuple(2 * n - 1 for n in m.shape[2:])
-        fine_mask = F.interpolate(mask[None, None].float(), size=fine_shape, mode="trilinear", align_corners=True)[0, 0] > 0.5
+        fine_mask = F.interpolate(mask[None, None], size=fine_shape, mode="trilinear", align_corners=True)[0, 0] > 0.5
         with torch.no_grad():
             out = model(m, f)
         network = {k: out[k].float() for k in HALF_MAPS}
         for name, half in (("network", network), ("refined", refine(network, m, f, weights, config)[0])):
             with torch.no_grad():
                 row = {"moving": mov, "fixed": fix, "maps": name,
-                       "ic_mm_network_grid": ic_mm({k: half[k] for k in HALF_MAPS}, mask, spacing),
-                       "ic_mm_twice_finer": ic_mm({k: resize_field(half[k], fine_shape) for k in HALF_MAPS}, fine_mask,
-                                                  spacing / 2)}
+                       "ic_mm_network_grid": ic_mm({k: half[k] for k in HALF_MAPS}, mask.numpy() > 0, affine),
+                       "ic_mm_twice_finer": ic_mm({k: resize_field(half[k], fine_shape) for k in HALF_MAPS},
+                                                  fine_mask.numpy(), fine_affine)}
             rows.append(row)
             print(f"{mov} -> {fix} {name:8s} IC {row['ic_mm_network_grid']:.3f} mm on the {spacing:g} mm grid, "
                   f"{row['ic_mm_twice_finer']:.3f} mm at {spacing / 2:g} mm", flush=True)
