@@ -11,7 +11,7 @@ from dccnnreg.data import Sample
 from dccnnreg.losses import LossWeights, middle_loss
 from dccnnreg.metrics import dice_per_label
 from dccnnreg.model import DCCNNLSTMReg, ModelConfig
-from dccnnreg.refine import RefineConfig, refine
+from dccnnreg.refine import RefineConfig, objective_weights, refine
 from dccnnreg.register import register_pair
 from dccnnreg.register_jobs import register_network_job
 from dccnnreg.synth import phantom
@@ -90,14 +90,28 @@ def test_refinement_adds_no_folds(rng, monkeypatch, caplog):
     assert "scaled by" in caplog.text
 
 
+def test_smooth_factor_weighs_the_smoothness_of_the_training_objective(rng):
+    a = smooth_image(rng, (20, 20, 20), 2)
+    m, f = (torch.as_tensor(x)[None, None] for x in (a, apply_field(a, None, smooth_field(rng, (20, 20, 20), 3.0))[0]))
+    with torch.no_grad():
+        out = network(std=5.0)(m, f)
+    assert objective_weights(WEIGHTS, RefineConfig(smooth_factor=3.0)) == LossWeights(ncc_window=5, smooth=1.5)
+
+    def diffusion(factor):  # of the refined half-maps
+        maps, _ = refine(out, m, f, WEIGHTS, RefineConfig(steps=15, lr=0.3, sigma=0.5, smooth_factor=factor))
+        return middle_loss(maps, m, f, WEIGHTS)[1]["smooth"]
+
+    assert diffusion(8.0) < 0.8 * diffusion(1.0)
+
+
 def test_inverse_consistency_term_makes_the_exported_maps_agree(rng):
     a = sample("a", smooth_image(rng, (20, 20, 20), 2))
     b = sample("b", apply_field(a.image, None, smooth_field(rng, (20, 20, 20), 3.0))[0])
     model = network(std=5.0)
 
     def disagreement(inverse):  # mean |phi o phi^-1 - id| and |phi^-1 o phi - id|, voxels
-        reg = register_pair(model, a, b, CPU, refinement=(RefineConfig(steps=15, lr=0.3, sigma=0.5, inverse=inverse),
-                                                         WEIGHTS))
+        config = RefineConfig(steps=15, lr=0.3, sigma=0.5, inverse=inverse, smooth_factor=1.0)  # the term alone
+        reg = register_pair(model, a, b, CPU, refinement=(config, WEIGHTS))
         fwd, inv = (torch.as_tensor(x)[None] for x in (reg.forward, reg.inverse))
         return [float(compose(p, q)[0].norm(dim=0).mean()) for p, q in ((fwd, inv), (inv, fwd))]
 
@@ -110,9 +124,10 @@ def test_refinement_lowers_its_objective_from_the_networks_answer():
     m, f = (torch.as_tensor(s.image)[None, None] for s in (moving, fixed))
     with torch.no_grad():
         out = network()(m, f)
-    refined, losses = refine(out, m, f, WEIGHTS, RefineConfig(steps=15, lr=0.1))
+    config = RefineConfig(steps=15, lr=0.1)
+    refined, losses = refine(out, m, f, WEIGHTS, config)
     assert len(losses) == 15 and losses[-1] < 0.9 * losses[0]
-    assert float(middle_loss(refined, m, f, WEIGHTS)[0]) < losses[-1]  # the returned maps: lower still
+    assert float(middle_loss(refined, m, f, objective_weights(WEIGHTS, config))[0]) < losses[-1]  # lower still
     assert set(refined) == {"forward", "inverse", "psi_m", "psi_f", "psi_m_inv", "psi_f_inv"}
 
 
@@ -127,6 +142,8 @@ def test_refinement_needs_the_symmetric_network_and_valid_settings():
         RefineConfig(steps=3, lr=0.0)
     with pytest.raises(ValueError, match="inverse >= 0"):
         RefineConfig(steps=3, inverse=-1.0)
+    with pytest.raises(ValueError, match="smooth_factor >= 0"):
+        RefineConfig(steps=3, smooth_factor=-1.0)
 
 
 def test_register_job_refines_with_the_models_training_objective(tmp_path):

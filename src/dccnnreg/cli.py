@@ -33,11 +33,14 @@ def refine_arguments(p: argparse.ArgumentParser, steps: int = RefineConfig.steps
     p.add_argument("--refine-sigma", type=float, default=RefineConfig.sigma)
     p.add_argument("--refine-inverse", type=float, default=RefineConfig.inverse,
                    help="weight of the maps' inverse consistency in the refinement objective")
+    p.add_argument("--refine-smooth-factor", type=float, default=RefineConfig.smooth_factor,
+                   help="the training smoothness weight times this, in the refinement objective")
 
 
 def refine_config(a: argparse.Namespace) -> RefineConfig:
     """The :class:`RefineConfig` of parsed :func:`refine_arguments`."""
-    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse)
+    return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse,
+                        a.refine_smooth_factor)
 
 
 def _samples(table_path):
