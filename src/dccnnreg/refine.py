@@ -13,9 +13,10 @@ so ``phi_MF = psi_m o exp(2w) o psi_f^-1`` remains a composition of diffeomorphi
 :func:`~dccnnreg.transforms.integrate_velocity`). Exchanging moving and fixed exchanges the half-maps and
 negates ``w``; the objective (middle-space similarity, smoothness and folding penalty of the half-maps, on
 the image grid, weighted as in training but for the smoothness, ``smooth_factor`` times heavier; with
-``inverse`` > 0 also the inverse consistency of the full maps on the grid, see :class:`RefineConfig`) is symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the
-refined (B, A) registration is the refined (A, B) one with its paths exchanged: the two results stay inverse
-maps of each other. ``w`` starts at zero (the network's answer).
+``inverse`` > 0 also the inverse consistency of the full maps on the grid, see :class:`RefineConfig`) is
+symmetric in the two paths and Adam is equivariant to the sign of the gradient, so the refined (B, A)
+registration is the refined (A, B) one with its paths exchanged: the two results stay inverse maps of each other.
+``w`` starts at zero (the network's answer).
 
 The maps are exact diffeomorphisms only in the continuum: on the grid a large or sharp ``w`` can still fold a
 few voxels. Refinement never adds a fold: while the refined forward or inverse map folds a voxel that the
@@ -100,8 +101,8 @@ def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> 
 def objective(half: dict[str, Tensor], w: Tensor, moving: Tensor, fixed: Tensor, weights: LossWeights,
               config: RefineConfig) -> Tensor:
     """The refinement objective of velocity ``w`` for the half-maps ``half`` and images ``(B, 1, D, H, W)``:
-    :func:`~dccnnreg.losses.middle_loss` with ``weights`` (as :func:`objective_weights` gives them), plus ``config.inverse`` times the full maps'
-    :func:`~dccnnreg.losses.inverse_consistency`."""
+    :func:`~dccnnreg.losses.middle_loss` with ``weights`` (as :func:`objective_weights` gives them), plus
+    ``config.inverse`` times the full maps' :func:`~dccnnreg.losses.inverse_consistency`."""
     paths = moved_paths(half, increments(w, config, tuple(moving.shape[2:])), inverses=config.inverse > 0)
     loss = middle_loss(paths, moving, fixed, weights)[0]
     if config.inverse:
@@ -121,10 +122,9 @@ def refine(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, weights: Loss
     """Refine a pair (images ``(B, 1, D, H, W)``, network output ``half``) for ``config.steps`` Adam steps on
     :func:`objective` (the symmetric part of the training objective ``weights``, smoothness scaled by
     :func:`objective_weights`; without ``config.inverse`` the inverse paths follow by construction and are not
-    needed on the way). Returns the refined half-maps with
-    their full maps (:func:`~dccnnreg.model.full_maps`, float32, detached) and the objective before each step
-    (not evaluated after the last: registration does not need it). ``w`` shrinks while it adds folds (see the module
-    docstring)."""
+    needed on the way). Returns the refined half-maps with their full maps (:func:`~dccnnreg.model.full_maps`,
+    float32, detached) and the objective before each step (not evaluated after the last: registration does not
+    need it). ``w`` shrinks while it adds folds (see the module docstring)."""
     half, weights = {k: half[k].detach().float() for k in HALF_MAPS}, objective_weights(weights, config)
     if config.inverse:
         half = {k: v for k, v in polish_inverses(half).items() if k in HALF_MAPS}
