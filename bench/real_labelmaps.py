@@ -47,7 +47,6 @@ from dccnnreg.world import to_ants
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
-SCORED = list(BRAIN_STRUCTURES)
 
 
 def prepare(data: Path, work: Path, atlas: str, subjects: list[str], shape, spacing: float, seed: int) -> dict[str, dict]:
@@ -61,7 +60,7 @@ def prepare(data: Path, work: Path, atlas: str, subjects: list[str], shape, spac
              "brain_2mm": heads / f"{s}_res-2_desc-brain_T1w.nii.gz"}
         if not f["brain_2mm"].exists():
             lab = load_volume(f["labels"], labels=True)
-            mask = np.isin(lab.data, SCORED + [CSF])
+            mask = np.isin(lab.data, (*BRAIN_STRUCTURES, CSF))
             head = t1_from_labels(lab.data, np.random.default_rng([seed, k]))
             save_volume(mask.astype(np.uint8), lab.affine, f["mask"], np.uint8)
             save_volume(head, lab.affine, f["head"], np.float32)
@@ -158,7 +157,7 @@ def main() -> None:
         for method in a.methods:
             reg = register[method](moving, fixed) if register[method] else None
             _, summary = evaluate_pair(fixed.labels, reg.warped_labels if reg else moving.labels, fixed.affine,
-                                       reg.forward if reg else None, reg.inverse if reg else None, mask, SCORED)
+                                       reg.forward if reg else None, reg.inverse if reg else None, mask, BRAIN_STRUCTURES)
             rows.append({"moving": mov_name, "fixed": fix_name, "method": method, **summary,
                          "seconds": reg.seconds if reg else 0.0, "refine_seconds": reg.refine_seconds if reg else 0.0})
             print(f"{mov_name} -> {fix_name} {method:18s} Dice {summary['dice_mean']:.3f} HD95 {summary['hd95_mean_mm']:.2f} "

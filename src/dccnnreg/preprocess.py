@@ -139,7 +139,8 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, r
     if n4:  # the bias field is fitted inside the head (ANTs' foreground mask), not over the background
         img = ants.n4_bias_field_correction(img, mask=ants.get_mask(img), shrink_factor=n4_shrink_factor(img.spacing))
     grid = ants.image_read(str(atlas_head_path))
-    fixed = ants.image_read(str(reference_path)) if reference_path else grid
+    finer = reference_path and str(reference_path) != str(atlas_head_path)  # the workflow passes the head itself
+    fixed = ants.image_read(str(reference_path)) if finer else grid         # where the grid is fine enough
     reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric="mattes",
                             random_seed=1, aff_random_sampling_rate=0.5)
     mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
