@@ -31,7 +31,8 @@ from dccnnreg.data import load_sample
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.register import register_pair
 from dccnnreg.train import TrainConfig, train
-from real_labelmaps import SCORED, learning_curve, prepared_study, study_arguments
+from dccnnreg.synth import BRAIN_STRUCTURES
+from real_labelmaps import learning_curve, prepared_study, study_arguments
 
 
 def scaled(term: str, factor: float):
@@ -88,8 +89,8 @@ def main() -> None:
                      TrainConfig.from_dict(schedule), device, atlas=atlas, val_set=[sample(s) for s in a.val], progress=True)
         seconds = time.perf_counter() - start
         model = checkpoint.load_model(path, device)
-        dice = [evaluate_pair(f.labels, register_pair(model, m, f, device).warped_labels, f.affine, labels=SCORED)[1]["dice_mean"]
-                for m, f in pairs]
+        dice = [evaluate_pair(f.labels, register_pair(model, m, f, device).warped_labels, f.affine,
+                              labels=BRAIN_STRUCTURES)[1]["dice_mean"] for m, f in pairs]
         results[name] = {"steps": a.steps, "settings": settings, "loss": schedule["loss"], "train_subjects": len(a.train[:keep]),
                          "test_dice": float(np.mean(dice)), "test_dice_pairs": dice,
                          "train_seconds": seconds if seconds > 1 else results.get(name, {}).get("train_seconds"),

@@ -40,6 +40,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_brain"
 
 
+def known_warp_study(data: Path, spacing: float, n_train: int, n_test: int, amplitude_mm: float, seed: int):
+    """The real scan at ``spacing`` mm (the fixed image), its scored labels, and ``n_train`` then ``n_test``
+    deformed copies of it (:func:`~dccnnreg.known_warps.make_known_pairs`, one generator seeded with ``seed``)."""
+    npz = data / "oasis_subject_vol_seg.npz"
+    if not npz.exists():
+        raise SystemExit(f"real brain data not found: {npz} (see shared/data/real_brain/README.md)")
+    d = np.load(npz)
+    eval_labels = [int(x) for x in np.load(data / "eval_labels.npz")["labels"]]
+    image, labels, affine = resample_scan(d["vol"], d["seg"], 1.0, spacing)
+    scan = Sample("scan", normalize_intensity(image), labels, affine)
+    rng = np.random.default_rng(seed)
+    train_pairs = make_known_pairs(scan, n_train, rng, amplitude_mm)
+    return scan, eval_labels, train_pairs, make_known_pairs(scan, n_test, rng, amplitude_mm)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DATA))
@@ -61,16 +76,9 @@ def main() -> None:
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    npz = Path(a.data) / "oasis_subject_vol_seg.npz"
-    if not npz.exists():
-        raise SystemExit(f"real brain data not found: {npz} (see shared/data/real_brain/README.md)")
-    d = np.load(npz)
-    eval_labels = [int(x) for x in np.load(Path(a.data) / "eval_labels.npz")["labels"]]
-    image, labels, affine = resample_scan(d["vol"], d["seg"], 1.0, a.spacing)
-    scan = Sample("scan", normalize_intensity(image), labels, affine)
-    rng = np.random.default_rng(a.seed)
-    train_pairs = make_known_pairs(scan, a.train_pairs, rng, a.amplitude_mm)
-    test_pairs = make_known_pairs(scan, a.test_pairs, rng, a.amplitude_mm)
+    scan, eval_labels, train_pairs, test_pairs = known_warp_study(Path(a.data), a.spacing, a.train_pairs, a.test_pairs,
+                                                                  a.amplitude_mm, a.seed)
+    affine = scan.affine
     cfg = load_config(*a.config)
     device = pick_device(a.device)
     mask = scan.labels > 0

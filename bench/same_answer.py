@@ -56,7 +56,7 @@ def main() -> None:
     from dccnnreg.data import load_sample
     from dccnnreg.metrics import dice_per_label
     from dccnnreg.transforms import apply_field
-    from real_labelmaps import SCORED
+    from dccnnreg.synth import BRAIN_STRUCTURES
 
     trees = {"before": str(Path(a.before).resolve()), "now": str(ROOT / "src")}
     maps = {}
@@ -74,7 +74,7 @@ def main() -> None:
         dice = {}
         for name in trees:
             warped = apply_field(None, moving.labels, maps[name][key], label_mode="generic")[1]
-            dice[name] = float(np.mean(list(dice_per_label(fixed.labels, warped, SCORED).values())))
+            dice[name] = float(np.mean(list(dice_per_label(fixed.labels, warped, BRAIN_STRUCTURES).values())))
         pairs.append({"pair": key, "max_field_difference_voxels": float(np.abs(maps["now"][key] - maps["before"][key]).max()),
                       "dice_before": dice["before"], "dice_now": dice["now"]})
         print(pairs[-1], flush=True)

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -50,9 +52,20 @@ def test_registration_loss_at_identity(rng):
 
 
 @pytest.mark.parametrize("window", [3, 5, 9])
-def test_separable_box_mean_equals_the_cubic_window_clipped_at_the_border(window):
-    x = torch.rand(2, 3, 11, 10, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(window))
+@pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+def test_separable_box_mean_equals_the_cubic_window_clipped_at_the_border(window, dtype, atol):
+    x = torch.rand(2, 3, 11, 10, 13, dtype=dtype, generator=torch.Generator().manual_seed(window))
     cubic = F.avg_pool3d(x, window, stride=1, padding=window // 2, count_include_pad=False)
-    assert torch.allclose(box_mean(x, window), cubic, rtol=0, atol=1e-12)
+    assert torch.allclose(box_mean(x, window), cubic, rtol=0, atol=atol)
     corner = x[:, :, : window // 2 + 1, : window // 2 + 1, : window // 2 + 1].mean(dim=(2, 3, 4))
-    assert torch.allclose(box_mean(x, window)[:, :, 0, 0, 0], corner, rtol=0, atol=1e-12)
+    assert torch.allclose(box_mean(x, window)[:, :, 0, 0, 0], corner, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("window", [2, 4, 5, 9])  # even: one voxel more before the centre; 9: wider than the grid
+def test_box_mean_is_the_mean_over_the_window_clipped_at_the_border(window):
+    x = torch.rand(1, 2, 6, 5, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(window))
+    out, b, a = box_mean(x, window), window // 2, (window - 1) // 2
+    assert out.shape == x.shape
+    for i, j, k in itertools.product(*map(range, x.shape[2:])):
+        box = x[:, :, max(i - b, 0): i + a + 1, max(j - b, 0): j + a + 1, max(k - b, 0): k + a + 1]
+        assert torch.allclose(out[:, :, i, j, k], box.mean(dim=(2, 3, 4)), rtol=0, atol=1e-12)

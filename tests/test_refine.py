@@ -119,6 +119,13 @@ def test_inverse_consistency_term_makes_the_exported_maps_agree(rng):
     assert min(plain) > 0.01 and max(consistent) < 0.5 * min(plain)
 
 
+@pytest.mark.parametrize("steps,lr", [(20, 0.05), (15, 0.3), (10, 0.5), (40, 0.05), (3, 0.01)])
+def test_exp_w_is_squared_until_each_piece_is_within_a_quarter_voxel(steps, lr):
+    n, bound = RefineConfig(steps=steps, lr=lr).squarings(), steps * lr  # |w| <= lr per Adam step
+    assert bound / 2**n <= 0.25 and (n == 0 or bound / 2 ** (n - 1) > 0.25)
+    assert RefineConfig(steps=steps, lr=lr, int_steps=1).squarings() == 1
+
+
 def test_refinement_lowers_its_objective_from_the_networks_answer():
     moving, fixed = shifted_pair(2.0, (16, 16, 16))
     m, f = (torch.as_tensor(s.image)[None, None] for s in (moving, fixed))

@@ -4,7 +4,7 @@ import torch
 from conftest import smooth_field, smooth_image, t
 from dccnnreg.transforms import (
     compose, gaussian_smooth, identity_grid, integrate_sequence, integrate_velocity, invert_field, jacobian_determinant, resize_field,
-    warp, warp_labels,
+    unfold, warp, warp_labels,
 )
 
 
@@ -170,3 +170,19 @@ def test_generic_label_warp_keeps_label_values_and_fills_outside_with_background
     assert (out[0, 0, 4:] == 0).all()
     with pytest.raises(ValueError, match="nearest' or 'generic"):
         warp_labels(labels, u, mode="linear")
+
+
+def test_unfold_removes_a_local_fold_and_leaves_the_rest_of_the_field():
+    grid = torch.stack(torch.meshgrid(*[torch.arange(20.0)] * 3, indexing="ij"))
+    blob = torch.exp(-((grid - 10.0) ** 2).sum(0) / (2 * 1.2**2))
+    u = torch.zeros(1, 3, 20, 20, 20)
+    u[0, 0] = -3.0 * blob  # pulls the points before the centre past it: det < 0 there
+    u += 0.5 * torch.sin(grid[1] / 4)[None, None]  # and a smooth fold-free part elsewhere
+    assert (jacobian_determinant(u) <= 0).sum() > 0
+    fixed, changed = unfold(u)
+    assert (jacobian_determinant(fixed) <= 0).sum() == 0
+    far = ((grid - 10.0).abs().amax(0) > 6)[None, None].expand_as(u)
+    assert torch.equal(fixed[far], u[far]) and 0 < changed < 13**3  # only near the fold
+    smooth = 0.5 * torch.sin(grid / 4)[None]
+    same, none = unfold(smooth)
+    assert none == 0 and torch.equal(same, smooth)

@@ -4,6 +4,7 @@ files (warped images, ANTs-readable fields)."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,10 @@ from .metrics import jacobian_det
 from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
 from .nifti import atomic_path, save_volume
 from .refine import RefineConfig, refine
-from .transforms import apply_field
+from .transforms import apply_field, jacobian_determinant, unfold
 from .world import write_ants_field
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +54,20 @@ def _elapsed(start: float, device) -> float:
     return time.perf_counter() - start
 
 
+def unfolded_maps(maps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``maps`` with its forward and inverse fields freed of the folds that composing fold-free half-maps can leave
+    on the grid (:func:`~dccnnreg.transforms.unfold`; forward and inverse alike, so exchanging moving and fixed
+    still exchanges the results exactly). Logs how many voxels changed."""
+    out = dict(maps)
+    for key in ("forward", "inverse"):
+        out[key], changed = unfold(maps[key].float())
+        if changed:
+            left = int((jacobian_determinant(out[key]) <= 0).sum())
+            (log.warning if left else log.info)("%s map: %d voxels smoothed around grid folds, %d still folded",
+                                                key, changed, left)
+    return out
+
+
 def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, precision: str = "fp32",
                   refinement: tuple[RefineConfig, LossWeights] | None = None) -> Registration:
     """Register ``moving`` onto ``fixed`` (same grid). Fields are float32 whatever the precision.
@@ -58,7 +75,8 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
     ``refinement`` (settings and the objective's weights, for the symmetric network only) refines the
     network's answer for the pair (:func:`~dccnnreg.refine.refine`, fp32), timed as ``refine_seconds``. The
     symmetric network's inverse paths are polished once, at the end (:func:`~dccnnreg.model.polish_inverses`,
-    fp32): refinement carries the inverse paths along without needing them accurate on the way."""
+    fp32): refinement carries the inverse paths along without needing them accurate on the way; then the grid folds
+    their composition can leave (a voxel or two of a sharply bending pair) are smoothed away (:func:`unfolded_maps`)."""
     check_common_grid([fixed, moving])
     refining = refinement is not None and refinement[0].steps > 0
     m, f = image_tensor(moving.image, device), image_tensor(fixed.image, device)
@@ -69,14 +87,14 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
         if refining and "psi_m" not in out:
             raise ValueError(f"refinement needs the symmetric network's half-maps; {model.method} has none")
         if "psi_m" in out and not refining:
-            out = polish_inverses({k: out[k].float() for k in HALF_MAPS})
+            out = unfolded_maps(polish_inverses({k: out[k].float() for k in HALF_MAPS}))
     seconds = _elapsed(start, device)
     refine_seconds = 0.0
     if refining:
         start = time.perf_counter()
         out, _ = refine(out, m, f, refinement[1], refinement[0])
         with torch.no_grad():
-            out = polish_inverses(out)
+            out = unfolded_maps(polish_inverses(out))
         refine_seconds = _elapsed(start, device)
     fwd, inv = (out[k].float()[0].cpu().numpy() for k in ("forward", "inverse"))
     return Registration.from_fields(moving, fwd, inv, seconds, refine_seconds)

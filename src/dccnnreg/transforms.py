@@ -147,6 +147,23 @@ def invert_field(u: Tensor, init: Tensor, iterations: int, damping: float = 0.5)
     return v
 
 
+def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int]:
+    """Remove the grid folds that composing fold-free fields can leave in ``u`` ``(B, 3, D, H, W)`` (trilinear
+    interpolation of sharply bending fields): while a voxel's :func:`jacobian_determinant` is non-positive, the
+    field at and beside each such voxel (3x3x3) takes its mean over 3x3x3 voxels (clipped at the border), at most
+    ``passes`` times. Voxels farther from every fold keep their values exactly. Returns the field and how many
+    voxels changed."""
+    changed = torch.zeros(u.shape[0], 1, *u.shape[2:], dtype=torch.bool, device=u.device)
+    for _ in range(passes):
+        folds = (jacobian_determinant(u) <= 0)[:, None]
+        if not folds.any():
+            break
+        near = F.max_pool3d(folds.to(u.dtype), 3, stride=1, padding=1) > 0
+        u = torch.where(near, F.avg_pool3d(u, 3, stride=1, padding=1, count_include_pad=False), u)
+        changed |= near
+    return u, int(changed.sum())
+
+
 def gaussian_smooth(x: Tensor, sigma: float) -> Tensor:
     """Each channel of ``x`` ``(B, C, D, H, W)`` convolved with a Gaussian of ``sigma`` voxels (truncated at
     3 sigma, zero outside the grid), as three 1-D passes; ``sigma`` 0 returns ``x``."""
