@@ -29,6 +29,7 @@ from dccnnreg.nifti import load_volume
 from dccnnreg.refine import refine
 from dccnnreg.metrics import inverse_consistency_mm
 from dccnnreg.transforms import resize_field
+from real_labelmaps import TEST
 
 
 def ic_mm(half: dict[str, torch.Tensor], mask: np.ndarray, affine: np.ndarray) -> float:
@@ -41,7 +42,7 @@ def ic_mm(half: dict[str, torch.Tensor], mask: np.ndarray, affine: np.ndarray) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", required=True)
-    p.add_argument("--test", nargs="+", default=[f"subject{k:02d}" for k in range(7, 11)])
+    p.add_argument("--test", nargs="+", default=TEST)
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
     refine_arguments(p, steps=20)

@@ -47,6 +47,7 @@ from dccnnreg.world import to_ants
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
+TEST = [f"subject{k:02d}" for k in range(7, 11)]  # the test split, also of the scripts reusing the trained networks
 
 
 def prepare(data: Path, work: Path, atlas: str, subjects: list[str], shape, spacing: float, seed: int) -> dict[str, dict]:
@@ -101,7 +102,7 @@ def study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--atlas", default="subject01")
     p.add_argument("--train", nargs="+", default=[f"subject{k:02d}" for k in range(2, 6)])
     p.add_argument("--val", nargs="+", default=["subject06"])
-    p.add_argument("--test", nargs="+", default=[f"subject{k:02d}" for k in range(7, 11)])
+    p.add_argument("--test", nargs="+", default=TEST)
     p.add_argument("--shape", nargs=3, type=int, default=[56, 64, 64], help="network grid (template's L, I, A axes)")
     p.add_argument("--spacing", type=float, default=3.0)
     p.add_argument("--val-every", type=int, default=50)

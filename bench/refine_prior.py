@@ -34,6 +34,7 @@ from dccnnreg.nifti import load_volume
 from dccnnreg.register import register_pair
 from dccnnreg.synth import BRAIN_STRUCTURES
 from real_brain import DATA, known_warp_study
+from real_labelmaps import TEST
 
 SHIPPED = refinement_module.objective
 
@@ -56,30 +57,34 @@ def with_bending(weight: float):
     return objective if weight else SHIPPED
 
 
-def known_warp_rows(workdir: Path, refinement) -> list[dict]:
-    """``dccnn_lstm+refine`` on ``bench/real_brain.py``'s test pairs: Dice, EPE, IC, folding, seconds per pair."""
+def network(workdir: Path):
+    """The trained DCCNN-LSTM-Reg in a benchmark's ``workdir`` and the loss weights it was trained with."""
+    path = workdir / "dccnn_lstm" / "model.pt"
+    return checkpoint.load_model(path), checkpoint.training_loss(path)
+
+
+def known_warp_pairs() -> list[tuple]:
+    """``bench/real_brain.py``'s test pairs: (moving, fixed, brain mask, scored labels, true forward field)."""
     scan, eval_labels, _, test = known_warp_study(DATA, 3.0, 8, 4, 15.0, 0)
-    model, mask, rows = checkpoint.load_model(workdir / "dccnn_lstm" / "model.pt"), scan.labels > 0, []
-    for pair in test:
-        reg = register_pair(model, pair.moving, scan, torch.device("cpu"), refinement=refinement)
-        _, s = evaluate_pair(scan.labels, reg.warped_labels, scan.affine, reg.forward, reg.inverse, mask, eval_labels)
-        rows.append({**s, **endpoint_error_mm(reg.forward, pair.true_forward, scan.affine, mask),
-                     "seconds": reg.seconds + reg.refine_seconds})
-    return rows
+    return [(pair.moving, scan, scan.labels > 0, eval_labels, pair.true_forward) for pair in test]
 
 
-def inter_subject_rows(workdir: Path, refinement, subjects: list[str]) -> list[dict]:
-    """``dccnn_lstm+refine`` on every pair of ``bench/real_labelmaps.py``'s test ``subjects``."""
+def inter_subject_pairs(workdir: Path, subjects: list[str]) -> list[tuple]:
+    """Every pair of ``bench/real_labelmaps.py``'s test ``subjects``, as :func:`known_warp_pairs` (no true field)."""
     grid = workdir / "grid"
     sample = lambda s: load_sample(s, grid / f"{s}_brain.nii.gz", grid / f"{s}_labels.nii.gz")
-    model, rows = checkpoint.load_model(workdir / "dccnn_lstm" / "model.pt"), []
-    for mov, fix in itertools.combinations(subjects, 2):
-        moving, fixed = sample(mov), sample(fix)
-        mask = load_volume(grid / f"{fix}_mask.nii.gz", labels=True).data > 0
+    return [(sample(mov), sample(fix), load_volume(grid / f"{fix}_mask.nii.gz", labels=True).data > 0, BRAIN_STRUCTURES,
+             None) for mov, fix in itertools.combinations(subjects, 2)]
+
+
+def scored(model, pairs: list[tuple], refinement) -> list[dict]:
+    """``dccnn_lstm+refine`` on ``pairs``: Dice, IC, folding, seconds per pair, EPE where the true field is known."""
+    rows = []
+    for moving, fixed, mask, labels, true_forward in pairs:
         reg = register_pair(model, moving, fixed, torch.device("cpu"), refinement=refinement)
-        _, s = evaluate_pair(fixed.labels, reg.warped_labels, fixed.affine, reg.forward, reg.inverse, mask,
-                             BRAIN_STRUCTURES)
-        rows.append({**s, "seconds": reg.seconds + reg.refine_seconds})
+        _, s = evaluate_pair(fixed.labels, reg.warped_labels, fixed.affine, reg.forward, reg.inverse, mask, labels)
+        epe = {} if true_forward is None else endpoint_error_mm(reg.forward, true_forward, fixed.affine, mask)
+        rows.append({**s, **epe, "seconds": reg.seconds + reg.refine_seconds})
     return rows
 
 
@@ -94,7 +99,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--known-warps", required=True, help="bench/real_brain.py's workdir (trained network)")
     p.add_argument("--inter-subject", required=True, help="bench/real_labelmaps.py's workdir (trained network)")
-    p.add_argument("--test", nargs="+", default=[f"subject{k:02d}" for k in range(7, 11)])
+    p.add_argument("--test", nargs="+", default=TEST)
     p.add_argument("--bending", nargs="+", type=float, default=[0.0, 8.0, 16.0])
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
@@ -103,13 +108,12 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     config, rows = refine_config(a), []
+    studies = {"known_warps": (*network(Path(a.known_warps)), known_warp_pairs()),
+               "inter_subject": (*network(Path(a.inter_subject)), inter_subject_pairs(Path(a.inter_subject), a.test))}
     for weight in a.bending:
         refinement_module.objective = with_bending(weight)  # refine() looks its objective up at each step
-        for study, workdir, run in (("known_warps", a.known_warps, known_warp_rows),
-                                    ("inter_subject", a.inter_subject, inter_subject_rows)):
-            extra = () if run is known_warp_rows else (a.test,)
-            weights = checkpoint.training_loss(Path(workdir) / "dccnn_lstm" / "model.pt")
-            rows.append({"study": study, "bending": weight, **summary(run(Path(workdir), (config, weights), *extra))})
+        for study, (model, weights, pairs) in studies.items():
+            rows.append({"study": study, "bending": weight, **summary(scored(model, pairs, (config, weights)))})
             print(json.dumps(rows[-1]), flush=True)
     refinement_module.objective = SHIPPED
     result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",

@@ -2,7 +2,7 @@
 functions) names a definition of the sibling script ``X`` or an attribute of the package module ``X``."""
 
 import ast
-import importlib
+import importlib.util
 from pathlib import Path
 
 import pytest

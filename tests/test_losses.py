@@ -6,9 +6,9 @@ import torch.nn.functional as F
 
 from conftest import smooth_field, smooth_image, t
 from dccnnreg.losses import (
-    LossWeights, box_mean, diffusion, inverse_consistency, local_ncc, negative_jacobian, registration_loss, soft_dice,
+    LossWeights, diffusion, inverse_consistency, local_ncc, negative_jacobian, registration_loss, soft_dice,
 )
-from dccnnreg.transforms import identity_grid
+from dccnnreg.transforms import box_mean, identity_grid
 
 
 def test_ncc_zero_for_affine_intensity_change(rng):

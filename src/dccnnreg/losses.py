@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .transforms import compose, jacobian_determinant, warp
+from .transforms import box_mean, compose, jacobian_determinant, warp
 
 Tensor = torch.Tensor
 
@@ -25,22 +25,6 @@ def local_ncc(a: Tensor, b: Tensor, window: int = 9, eps: float = 1e-8) -> Tenso
     vb = (mbb - mb * mb).clamp_min(0)
     cc = cross * cross / (va * vb + eps)
     return 1.0 - cc.mean()
-
-
-def box_mean(t: Tensor, window: int) -> Tensor:
-    """Mean of ``t`` ``(B, C, D, H, W)`` over cubic windows of ``window`` voxels clipped at the border (for odd
-    ``window``, ``avg_pool3d(..., count_include_pad=False)``; an even one has one voxel more before the centre than
-    after), as three 1-D passes of running sums: a clipped box is a product of clipped intervals, so the sums and
-    the voxel counts factor by axis, and each interval's sum is a difference of two cumulative sums (work per
-    voxel independent of ``window``; about 3x faster than ``avg_pool3d`` on a CPU)."""
-    before, after = window // 2, (window - 1) // 2
-    for axis in (2, 3, 4):
-        n = t.shape[axis]
-        c = F.pad(t.movedim(axis, -1), (before + 1, after)).cumsum(-1)  # c[i + window] - c[i]: voxels i-before..i+after
-        i = torch.arange(n, device=t.device)
-        count = ((i + after).clamp(max=n - 1) - (i - before).clamp(min=0) + 1).to(t.dtype)
-        t = ((c[..., window:] - c[..., :n]) / count).movedim(-1, axis)
-    return t
 
 
 def mse(a: Tensor, b: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from .metrics import jacobian_det
 from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
 from .nifti import atomic_path, save_volume
 from .refine import RefineConfig, refine
-from .transforms import apply_field, jacobian_determinant, unfold
+from .transforms import apply_field, unfold
 from .world import write_ants_field
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,8 @@ def unfolded_maps(maps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     still exchanges the results exactly). Logs how many voxels changed."""
     out = dict(maps)
     for key in ("forward", "inverse"):
-        out[key], changed = unfold(maps[key].float())
+        out[key], changed, left = unfold(maps[key].float())
         if changed:
-            left = int((jacobian_determinant(out[key]) <= 0).sum())
             (log.warning if left else log.info)("%s map: %d voxels smoothed around grid folds, %d still folded",
                                                 key, changed, left)
     return out

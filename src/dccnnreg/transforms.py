@@ -147,21 +147,37 @@ def invert_field(u: Tensor, init: Tensor, iterations: int, damping: float = 0.5)
     return v
 
 
-def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int]:
+def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int, int]:
     """Remove the grid folds that composing fold-free fields can leave in ``u`` ``(B, 3, D, H, W)`` (trilinear
     interpolation of sharply bending fields): while a voxel's :func:`jacobian_determinant` is non-positive, the
-    field at and beside each such voxel (3x3x3) takes its mean over 3x3x3 voxels (clipped at the border), at most
-    ``passes`` times. Voxels farther from every fold keep their values exactly. Returns the field and how many
-    voxels changed."""
+    field at and beside each such voxel (3x3x3) takes its :func:`box_mean` over 3x3x3 voxels, at most ``passes``
+    times. Voxels farther from every fold keep their values exactly. Returns the field, how many voxels changed and
+    how many still fold."""
     changed = torch.zeros(u.shape[0], 1, *u.shape[2:], dtype=torch.bool, device=u.device)
-    for _ in range(passes):
+    for done in range(passes + 1):
         folds = (jacobian_determinant(u) <= 0)[:, None]
-        if not folds.any():
+        if done == passes or not folds.any():
             break
         near = F.max_pool3d(folds.to(u.dtype), 3, stride=1, padding=1) > 0
-        u = torch.where(near, F.avg_pool3d(u, 3, stride=1, padding=1, count_include_pad=False), u)
+        u = torch.where(near, box_mean(u, 3), u)
         changed |= near
-    return u, int(changed.sum())
+    return u, int(changed.sum()), int(folds.sum())
+
+
+def box_mean(t: Tensor, window: int) -> Tensor:
+    """Mean of ``t`` ``(B, C, D, H, W)`` over cubic windows of ``window`` voxels clipped at the border (for odd
+    ``window``, ``avg_pool3d(..., count_include_pad=False)``; an even one has one voxel more before the centre than
+    after), as three 1-D passes of running sums: a clipped box is a product of clipped intervals, so the sums and
+    the voxel counts factor by axis, and each interval's sum is a difference of two cumulative sums (work per
+    voxel independent of ``window``; about 3x faster than ``avg_pool3d`` on a CPU)."""
+    before, after = window // 2, (window - 1) // 2
+    for axis in (2, 3, 4):
+        n = t.shape[axis]
+        c = F.pad(t.movedim(axis, -1), (before + 1, after)).cumsum(-1)  # c[i + window] - c[i]: voxels i-before..i+after
+        i = torch.arange(n, device=t.device)
+        count = ((i + after).clamp(max=n - 1) - (i - before).clamp(min=0) + 1).to(t.dtype)
+        t = ((c[..., window:] - c[..., :n]) / count).movedim(-1, axis)
+    return t
 
 
 def gaussian_smooth(x: Tensor, sigma: float) -> Tensor:
