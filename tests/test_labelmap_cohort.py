@@ -12,8 +12,8 @@ import yaml
 
 from dccnnreg.metrics import dice_per_label
 from dccnnreg.native import ATLAS_TO_NATIVE, NATIVE_TO_ATLAS, apply_chain, subject_paths
-from dccnnreg.nifti import load_volume, save_volume
-from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
+from dccnnreg.nifti import load_volume
+from dccnnreg.synth import BRAIN_STRUCTURES, write_labelmap_brain
 from tiny_study import ROOT, sheet_config, smk, tiny_config
 
 LABELMAPS = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -31,13 +31,8 @@ pytestmark = [
 def write_brain(subject: str, seed: int, out) -> dict:
     """A skull-stripped T1-like brain of ``subject`` at 2 mm in its own position, its true brain mask and its
     31 scored structures (every other label 0)."""
-    lab = load_volume(LABELMAPS / f"{subject}_labels.nii.gz", labels=True)
-    labels, affine = lab.data[::2, ::2, ::2], lab.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
-    mask = np.isin(labels, (*BRAIN_STRUCTURES, CSF))
     files = {k: out / f"{subject}_{k}.nii.gz" for k in ("brain", "mask", "labels")}
-    save_volume(t1_from_labels(labels, np.random.default_rng([seed]), 2.0) * mask, affine, files["brain"], np.float32)
-    save_volume(mask.astype(np.uint8), affine, files["mask"], np.uint8)
-    save_volume(np.where(np.isin(labels, BRAIN_STRUCTURES), labels, 0), affine, files["labels"], np.int32)
+    write_labelmap_brain(LABELMAPS / f"{subject}_labels.nii.gz", [seed], 2, files)
     return files
 
 

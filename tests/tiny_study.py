@@ -78,6 +78,7 @@ def tiny_config() -> dict:
         cfg[method]["loss"]["ncc_window"] = 3
     cfg["train"].update(steps=6, val_every=3, checkpoint_every=3)
     cfg["register"]["batches"] = 2
+    cfg["register"]["refine"]["steps"] = 0  # the network's path (the demo refines; refinement has its own tests)
     cfg["preprocess"]["affine_spacing_mm"] = 6.0  # affine stage on the grid itself (6 mm phantoms need no finer)
     return cfg
 

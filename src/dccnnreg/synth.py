@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter, zoom
 
+from .nifti import load_volume, save_volume
 from .transforms import integrate_velocity
 
 
@@ -70,3 +71,18 @@ def t1_from_labels(labels: np.ndarray, rng: np.random.Generator, spacing_mm: flo
     image *= zoom(bias, np.array(labels.shape) / np.array(bias.shape), order=1)
     noise = 0.02 * rng.normal(size=(2, *labels.shape))
     return np.sqrt((image + noise[0]) ** 2 + noise[1] ** 2).astype(np.float32)
+
+
+def write_labelmap_brain(labels_path, seed, step: int, out: dict) -> None:
+    """A skull-stripped T1-like brain (:func:`t1_from_labels`) of the whole-head label map ``labels_path``,
+    subsampled ``step`` times along each axis, in the map's own position: writes ``out['brain']`` (float32, 0 outside
+    the brain), ``out['mask']`` (the :data:`BRAIN_STRUCTURES` and :data:`CSF`) and ``out['labels']`` (the
+    structures alone, every other label 0). ``seed`` seeds the intensities (any ``numpy.random.default_rng`` seed)."""
+    lab = load_volume(labels_path, labels=True)
+    labels = lab.data[::step, ::step, ::step]
+    affine = lab.affine @ np.diag([step, step, step, 1.0])
+    mask = np.isin(labels, (*BRAIN_STRUCTURES, CSF))
+    brain = t1_from_labels(labels, np.random.default_rng(seed), float(step)) * mask
+    save_volume(brain, affine, out["brain"], np.float32)
+    save_volume(mask.astype(np.uint8), affine, out["mask"], np.uint8)
+    save_volume(np.where(np.isin(labels, BRAIN_STRUCTURES), labels, 0), affine, out["labels"], np.int32)
