@@ -95,7 +95,7 @@ def main() -> None:
         jobs = snakemake(work, [ROOT / "config" / "config.yaml", work / "cohort.yaml", cpu, extra], a.cores)
         summary = pd.read_csv(work / "results" / "real" / "report" / "summary.tsv", sep="\t")
         result[run] = {"jobs_run": jobs, "wall_seconds": time.perf_counter() - start,
-                       "summary": summary.to_dict(orient="records")}
+                       "summary": summary.astype(object).where(summary.notna(), None).to_dict(orient="records")}
         print(run, jobs, "\n", summary.to_string(), flush=True)
     Path(a.out).write_text(json.dumps(result, indent=1))
 
