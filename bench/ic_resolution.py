@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from dccnnreg import checkpoint
 from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.data import image_tensor
 from dccnnreg.model import HALF_MAPS, polish_inverses
@@ -29,7 +28,7 @@ from dccnnreg.nifti import load_volume
 from dccnnreg.refine import refine
 from dccnnreg.metrics import inverse_consistency_mm
 from dccnnreg.transforms import resize_field
-from real_labelmaps import TEST
+from real_labelmaps import TEST, trained_network
 
 
 def ic_mm(half: dict[str, torch.Tensor], mask: np.ndarray, affine: np.ndarray) -> float:
@@ -50,10 +49,7 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     work = Path(a.workdir)
-    if not (work / "dccnn_lstm" / "model.pt").exists():
-        raise SystemExit(f"no trained network in {work}: run bench/real_labelmaps.py --workdir {work} first")
-    model = checkpoint.load_model(work / "dccnn_lstm" / "model.pt")
-    config, weights = refine_config(a), checkpoint.training_loss(work / "dccnn_lstm" / "model.pt")
+    (model, weights), config = trained_network(work), refine_config(a)
     grid = lambda s, kind: load_volume(work / "grid" / f"{s}_{kind}.nii.gz", labels=kind == "mask")
     rows = []
     for mov, fix in itertools.combinations(a.test, 2):

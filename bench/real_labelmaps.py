@@ -86,6 +86,15 @@ def prepare(data: Path, work: Path, atlas: str, subjects: list[str], shape, spac
     return out
 
 
+def trained_network(workdir: Path):
+    """The DCCNN-LSTM-Reg a benchmark trained in ``workdir`` (this script, ``bench/real_brain.py``) and the loss
+    weights it was trained with."""
+    path = workdir / "dccnn_lstm" / "model.pt"
+    if not path.exists():
+        raise SystemExit(f"no trained network in {workdir}: run the benchmark that trains it with --workdir {workdir}")
+    return checkpoint.load_model(path), checkpoint.training_loss(path)
+
+
 def learning_curve(metrics_tsv: Path) -> list[dict]:
     """Loss and validation Dice at each validated step of a training run."""
     m = pd.read_csv(metrics_tsv, sep="\t")

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from dccnnreg import checkpoint
 from dccnnreg import refine as refinement_module
 from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.data import load_sample
@@ -34,7 +33,7 @@ from dccnnreg.nifti import load_volume
 from dccnnreg.register import register_pair
 from dccnnreg.synth import BRAIN_STRUCTURES
 from real_brain import DATA, known_warp_study
-from real_labelmaps import TEST
+from real_labelmaps import TEST, trained_network
 
 SHIPPED = refinement_module.objective
 
@@ -55,12 +54,6 @@ def with_bending(weight: float):
         bend = 0.5 * (bending_energy(paths["psi_m"]) + bending_energy(paths["psi_f"]))
         return middle_loss(paths, moving, fixed, weights)[0] + weight * bend
     return objective if weight else SHIPPED
-
-
-def network(workdir: Path):
-    """The trained DCCNN-LSTM-Reg in a benchmark's ``workdir`` and the loss weights it was trained with."""
-    path = workdir / "dccnn_lstm" / "model.pt"
-    return checkpoint.load_model(path), checkpoint.training_loss(path)
 
 
 def known_warp_pairs() -> list[tuple]:
@@ -108,8 +101,9 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     config, rows = refine_config(a), []
-    studies = {"known_warps": (*network(Path(a.known_warps)), known_warp_pairs()),
-               "inter_subject": (*network(Path(a.inter_subject)), inter_subject_pairs(Path(a.inter_subject), a.test))}
+    inter = Path(a.inter_subject)
+    studies = {"known_warps": (*trained_network(Path(a.known_warps)), known_warp_pairs()),
+               "inter_subject": (*trained_network(inter), inter_subject_pairs(inter, a.test))}
     for weight in a.bending:
         refinement_module.objective = with_bending(weight)  # refine() looks its objective up at each step
         for study, (model, weights, pairs) in studies.items():

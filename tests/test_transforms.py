@@ -173,7 +173,7 @@ def test_generic_label_warp_keeps_label_values_and_fills_outside_with_background
 
 
 def test_unfold_removes_a_local_fold_and_leaves_the_rest_of_the_field():
-    grid = torch.stack(torch.meshgrid(*[torch.arange(20.0)] * 3, indexing="ij"))
+    grid = identity_grid((20, 20, 20))[0]
     blob = torch.exp(-((grid - 10.0) ** 2).sum(0) / (2 * 1.2**2))
     u = torch.zeros(1, 3, 20, 20, 20)
     u[0, 0] = -3.0 * blob  # pulls the points before the centre past it: det < 0 there
