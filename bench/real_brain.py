@@ -66,6 +66,8 @@ def main() -> None:
     p.add_argument("--test-pairs", type=int, default=4)
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     refine_arguments(p, steps=20)  # dccnn_lstm+refine
+    p.add_argument("--field-subdivision", type=int, default=1,
+                   help="DCCNN-LSTM-Reg's maps composed on a grid this many times finer (config register.field_subdivision)")
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--amplitude-mm", type=float, default=15.0, help="velocity bound; mean displacement is about a fifth")
     p.add_argument("--seed", type=int, default=0)
@@ -90,10 +92,12 @@ def main() -> None:
         path = train([t.moving for t in train_pairs], Path(a.workdir) / method, networks.model_config(method, settings),
                      TrainConfig.from_dict(schedule), device, atlas=scan, progress=True)
         model = checkpoint.load_model(path, device)
-        register[method] = lambda m, model=model: register_pair(model, m, scan, device)
+        k = a.field_subdivision if method == "dccnn_lstm" else 1
+        register[method] = lambda m, model=model, k=k: register_pair(model, m, scan, device, subdivision=k)
         if f"{method}+refine" in a.methods:
             o = refinement(path, refine_config(a))
-            register[f"{method}+refine"] = lambda m, model=model, o=o: register_pair(model, m, scan, device, refinement=o)
+            register[f"{method}+refine"] = lambda m, model=model, o=o, k=k: register_pair(model, m, scan, device,
+                                                                                        refinement=o, subdivision=k)
 
     rows = []
     for k, pair in enumerate(test_pairs):

@@ -137,6 +137,8 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     refine_arguments(p, steps=20)  # dccnn_lstm+refine
+    p.add_argument("--field-subdivision", type=int, default=1,
+                   help="DCCNN-LSTM-Reg's maps composed on a grid this many times finer (config register.field_subdivision)")
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--device", default="auto")
     a = p.parse_args()
@@ -155,10 +157,12 @@ def main() -> None:
                      TrainConfig.from_dict(schedule), device, atlas=atlas, val_set=[sample(s) for s in a.val], progress=True)
         curves[method] = learning_curve(work / method / "metrics.tsv")
         model = checkpoint.load_model(path, device)
-        register[method] = lambda m, f, model=model: register_pair(model, m, f, device)
+        k = a.field_subdivision if method == "dccnn_lstm" else 1
+        register[method] = lambda m, f, model=model, k=k: register_pair(model, m, f, device, subdivision=k)
         if f"{method}+refine" in a.methods:
             o = refinement(path, refine)
-            register[f"{method}+refine"] = lambda m, f, model=model, o=o: register_pair(model, m, f, device, refinement=o)
+            register[f"{method}+refine"] = lambda m, f, model=model, o=o, k=k: register_pair(model, m, f, device,
+                                                                                           refinement=o, subdivision=k)
 
     rows = []
     for mov_name, fix_name in itertools.combinations(a.test, 2):

@@ -75,7 +75,8 @@ def cmd_register(a) -> None:
     model = checkpoint.load_model(a.model, device)
     fixed = load_sample("fixed", a.fixed, a.fixed_labels)
     moving = load_sample("moving", a.moving, a.moving_labels)
-    reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine_config(a)))
+    reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine_config(a)),
+                        a.field_subdivision)
     for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
         print(f"{name}\t{path}")
     print(f"seconds\t{reg.seconds:.3f}")
@@ -136,6 +137,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--moving-labels")
     r.add_argument("--out-prefix", required=True)
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    r.add_argument("--field-subdivision", type=int, default=1,
+                   help="write the forward / inverse fields on a grid this many times finer (symmetric network)")
     refine_arguments(r)
     r.set_defaults(func=cmd_register)
 

@@ -29,7 +29,8 @@ def evaluate_pair(
     Returns a per-structure table (``label``, ``dice``, ``hd95_mm``) over ``labels`` (default: labels
     present in both maps, background excluded) and a summary dict: ``dice_mean``, ``hd95_mean_mm``
     and, when fields ``(3, X, Y, Z)`` are given, ``folding_pct`` (non-positive Jacobian, within
-    ``mask`` if given), ``sdlogj`` and ``inverse_consistency_mm``. An affine-only result has no field:
+    ``mask`` if given), ``sdlogj`` and ``inverse_consistency_mm``, all at the fixed grid's voxels (fields written
+    on a subdivision of it, :func:`~dccnnreg.transforms.subdivided_shape`, are taken at its points). An affine-only result has no field:
     its folding is 0 and SDlogJ 0 by definition.
     """
     spacing = nib.affines.voxel_sizes(affine)
@@ -44,11 +45,11 @@ def evaluate_pair(
         "inverse_consistency_mm": 0.0,
     }
     if forward is not None:
-        jac = jacobian_det(forward)
+        jac = jacobian_det(forward, fixed_labels.shape)
         summary["folding_pct"] = folding_percent(jac, mask)
         summary["sdlogj"] = sdlogj(jac, mask)
     if forward is not None and inverse is not None:
-        summary["inverse_consistency_mm"] = inverse_consistency_mm(forward, inverse, affine, mask)
+        summary["inverse_consistency_mm"] = inverse_consistency_mm(forward, inverse, affine, mask, fixed_labels.shape)
     return table, summary
 
 

@@ -17,7 +17,7 @@ from scipy import ndimage
 from .data import Sample
 from .preprocess import normalize_intensity
 from .synth import random_diffeomorphism
-from .transforms import apply_field
+from .transforms import apply_field, at_grid_points
 from .world import displacement_mm
 
 
@@ -60,7 +60,8 @@ def make_known_pairs(scan: Sample, n: int, rng: np.random.Generator, amplitude_m
 
 
 def endpoint_error_mm(u: np.ndarray, u_true: np.ndarray, affine: np.ndarray, mask: np.ndarray | None = None) -> dict:
-    """Mean and 95th percentile of ``|u - u_true|`` in mm (fields ``(3, X, Y, Z)`` in voxels on ``affine``)."""
-    err = displacement_mm(np.asarray(u, np.float64) - u_true, affine)
+    """Mean and 95th percentile of ``|u - u_true|`` in mm (fields ``(3, X, Y, Z)`` in voxels on ``affine``; ``u`` may
+    be on a grid subdivided from it, :func:`~dccnnreg.transforms.at_grid_points`)."""
+    err = displacement_mm(np.asarray(at_grid_points(u, u_true.shape[1:]), np.float64) - u_true, affine)
     err = err if mask is None else err[mask.astype(bool)]
     return {"epe_mean_mm": float(err.mean()), "epe_p95_mm": float(np.percentile(err, 95))}

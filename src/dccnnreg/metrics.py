@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .transforms import compose, jacobian_determinant
+from .transforms import at_grid_points, compose, jacobian_determinant, subdivision
 from .world import displacement_mm
 
 
@@ -51,9 +51,13 @@ def hd95_per_label(a: np.ndarray, b: np.ndarray, spacing, labels) -> dict[int, f
     return {int(lab): hd95(a == lab, b == lab, spacing) for lab in labels}
 
 
-def jacobian_det(u: np.ndarray) -> np.ndarray:
-    """Jacobian determinant of ``x + u(x)``: ``(3, X, Y, Z)`` -> ``(X, Y, Z)`` (see :mod:`dccnnreg.transforms`)."""
-    return jacobian_determinant(torch.as_tensor(u, dtype=torch.float64)[None])[0].numpy()
+def jacobian_det(u: np.ndarray, grid_shape: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Jacobian determinant of ``x + u(x)``: ``(3, X, Y, Z)`` -> ``(X, Y, Z)`` (see :mod:`dccnnreg.transforms`); of
+    a field on a grid subdivided from ``grid_shape``, taken on its own grid and returned at the points of
+    ``grid_shape`` (the determinant does not depend on the voxel units)."""
+    jac = jacobian_determinant(torch.as_tensor(u, dtype=torch.float64)[None])[0].numpy()
+    k = 1 if grid_shape is None else subdivision(u.shape[1:], grid_shape)
+    return jac[::k, ::k, ::k]
 
 
 def folding_percent(jac: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -73,8 +77,12 @@ def sdlogj(jac: np.ndarray, mask: np.ndarray | None = None, floor: float = 1e-9)
     return float(np.std(log_jacobian(j, floor)))
 
 
-def inverse_consistency_mm(u: np.ndarray, u_inv: np.ndarray, affine: np.ndarray, mask=None) -> float:
-    """Mean length in mm of ``phi o phi^-1 - id`` (``u`` and ``u_inv`` ``(3, X, Y, Z)`` on the grid ``affine``)."""
+def inverse_consistency_mm(u: np.ndarray, u_inv: np.ndarray, affine: np.ndarray, mask=None,
+                           grid_shape: tuple[int, int, int] | None = None) -> float:
+    """Mean length in mm of ``phi o phi^-1 - id`` at the voxels (in ``mask``) of the grid ``affine`` of shape
+    ``grid_shape``; ``u`` and ``u_inv`` ``(3, X', Y', Z')`` are on that grid (the default) or on one subdivided from
+    it (:func:`~dccnnreg.transforms.subdivided_shape`), each map trilinear between its grid points: the measure is
+    the same whatever grid a map is written on."""
     ut, vt = (torch.as_tensor(x, dtype=torch.float64)[None] for x in (u, u_inv))
-    err = displacement_mm(compose(ut, vt)[0].numpy(), affine)
+    err = displacement_mm(at_grid_points(compose(ut, vt)[0].numpy(), grid_shape or u.shape[1:]), affine)
     return float(err.mean() if mask is None else err[mask.astype(bool)].mean())

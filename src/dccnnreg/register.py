@@ -20,15 +20,17 @@ from .metrics import jacobian_det
 from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
 from .nifti import atomic_path, save_volume
 from .refine import RefineConfig, refine
-from .transforms import apply_field, unfold
-from .world import write_ants_field
+from .transforms import apply_field, at_grid_points, subdivision, unfold
+from .world import subdivided_affine, write_ants_field
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Registration:
-    """Result for one pair on the fixed grid: voxel fields ``(3, X, Y, Z)`` and the warped volumes."""
+    """Result for one pair on the fixed grid ``(X, Y, Z)``: the warped volumes, the Jacobian determinant and
+    voxel fields ``(3, X', Y', Z')``, on that grid or on one subdivided from it
+    (:func:`~dccnnreg.transforms.subdivided_shape`)."""
 
     forward: np.ndarray
     inverse: np.ndarray
@@ -41,11 +43,14 @@ class Registration:
     @classmethod
     def from_fields(cls, moving: Sample, forward: np.ndarray, inverse: np.ndarray, seconds: float,
                     refine_seconds: float = 0.0) -> "Registration":
-        """The result of voxel fields ``(3, X, Y, Z)`` on the fixed grid: ``moving`` warped by ``forward``
-        (image trilinear, labels by the generic label interpolator) and the Jacobian determinant."""
+        """The result of voxel fields ``(3, X', Y', Z')`` on the fixed grid or a subdivision of it: ``moving``
+        warped by ``forward`` (image trilinear, labels by the generic label interpolator) and the Jacobian
+        determinant, at the fixed grid's voxels."""
         fwd, inv = forward.astype(np.float32), inverse.astype(np.float32)
-        warped, warped_labels = apply_field(moving.image, moving.labels, fwd, label_mode="generic")
-        return cls(fwd, inv, warped, warped_labels, jacobian_det(fwd).astype(np.float32), seconds, refine_seconds)
+        warped, warped_labels = apply_field(moving.image, moving.labels, at_grid_points(fwd, moving.image.shape),
+                                            label_mode="generic")
+        jacobian = jacobian_det(fwd, moving.image.shape).astype(np.float32)
+        return cls(fwd, inv, warped, warped_labels, jacobian, seconds, refine_seconds)
 
 
 def _elapsed(start: float, device) -> float:
@@ -68,14 +73,17 @@ def unfolded_maps(maps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, precision: str = "fp32",
-                  refinement: tuple[RefineConfig, LossWeights] | None = None) -> Registration:
+                  refinement: tuple[RefineConfig, LossWeights] | None = None, subdivision: int = 1) -> Registration:
     """Register ``moving`` onto ``fixed`` (same grid). Fields are float32 whatever the precision.
 
     ``refinement`` (settings and the objective's weights, for the symmetric network only) refines the
     network's answer for the pair (:func:`~dccnnreg.refine.refine`, fp32), timed as ``refine_seconds``. The
     symmetric network's inverse paths are polished once, at the end (:func:`~dccnnreg.model.polish_inverses`,
     fp32): refinement carries the inverse paths along without needing them accurate on the way; then the grid folds
-    their composition can leave (a voxel or two of a sharply bending pair) are smoothed away (:func:`unfolded_maps`)."""
+    their composition can leave (a voxel or two of a sharply bending pair) are smoothed away (:func:`unfolded_maps`).
+    With ``subdivision`` ``k > 1`` the symmetric network's forward and inverse maps are composed on a grid ``k``
+    times finer (``polish_inverses``' ``subdivision``; timed with the refinement when there is one, else with
+    the network): the fields of the :class:`Registration` are on that grid."""
     check_common_grid([fixed, moving])
     refining = refinement is not None and refinement[0].steps > 0
     m, f = image_tensor(moving.image, device), image_tensor(fixed.image, device)
@@ -83,17 +91,18 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
     with torch.no_grad():
         with autocast(device, precision):
             out = model(m, f)
-        if refining and "psi_m" not in out:
-            raise ValueError(f"refinement needs the symmetric network's half-maps; {model.method} has none")
+        if (refining or subdivision > 1) and "psi_m" not in out:
+            raise ValueError(f"refinement and subdivision need the symmetric network's half-maps; "
+                             f"{model.method} has none")
         if "psi_m" in out and not refining:
-            out = unfolded_maps(polish_inverses({k: out[k].float() for k in HALF_MAPS}))
+            out = unfolded_maps(polish_inverses({k: out[k].float() for k in HALF_MAPS}, subdivision=subdivision))
     seconds = _elapsed(start, device)
     refine_seconds = 0.0
     if refining:
         start = time.perf_counter()
         out, _ = refine(out, m, f, refinement[1], refinement[0])
         with torch.no_grad():
-            out = unfolded_maps(polish_inverses(out))
+            out = unfolded_maps(polish_inverses(out, subdivision=subdivision))
         refine_seconds = _elapsed(start, device)
     fwd, inv = (out[k].float()[0].cpu().numpy() for k in ("forward", "inverse"))
     return Registration.from_fields(moving, fwd, inv, seconds, refine_seconds)
@@ -109,14 +118,16 @@ def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[st
     the times (``*_time.json``: ``seconds`` of the method, ``refine_seconds`` of the refinement).
 
     ``*_fwd_warp.nii.gz`` maps the moving image onto the fixed grid
-    (``antsApplyTransforms -r fixed -i moving -t fwd``); ``*_inv_warp.nii.gz`` the reverse.
+    (``antsApplyTransforms -r fixed -i moving -t fwd``); ``*_inv_warp.nii.gz`` the reverse. Fields on a subdivided
+    grid are written on it (the same world extent as ``affine``'s grid, finer spacing).
     """
     paths = output_paths(prefix)
+    field_affine = subdivided_affine(affine, subdivision(reg.forward.shape[1:], reg.warped.shape))
     save_volume(reg.warped, affine, paths["warped"], np.float32)
     if reg.warped_labels is not None:
         save_volume(reg.warped_labels, affine, paths["warped_labels"], np.int32)
-    write_ants_field(reg.forward, affine, paths["forward"])
-    write_ants_field(reg.inverse, affine, paths["inverse"])
+    write_ants_field(reg.forward, field_affine, paths["forward"])
+    write_ants_field(reg.inverse, field_affine, paths["inverse"])
     save_volume(reg.jacobian, affine, paths["jacobian"], np.float32)
     with atomic_path(paths["timing"]) as tmp:
         Path(tmp).write_text(json.dumps({"seconds": reg.seconds, "refine_seconds": reg.refine_seconds}))

@@ -65,15 +65,17 @@ def _atlas_space(atlas: dict, subjects: list[SubjectFiles]):
 
 
 def register_network_job(model_path, atlas: dict, subjects: list[SubjectFiles], out_dir, dataset: str,
-                         precision: str, refine: dict | None = None) -> None:
+                         precision: str, refine: dict | None = None, subdivision: int = 1) -> None:
     """Register a batch of subjects to ``atlas['brain']`` with a trained network, loaded once; ``refine``
-    (:class:`~dccnnreg.refine.RefineConfig` settings) refines each pair on the model's training objective."""
+    (:class:`~dccnnreg.refine.RefineConfig` settings) refines each pair on the model's training objective;
+    ``subdivision`` > 1 writes the symmetric network's fields on a grid that many times finer."""
     device = pick_device()
     model = checkpoint.load_model(model_path, device)
     config = RefineConfig(**refine) if refine else RefineConfig()
     refining = refinement(model_path, config)
-    register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision, refining)
-    what = f"{model.method} on {device}" + (f", refined {config.steps} steps" if refining else "")
+    register = lambda moving, fixed: register_pair(model, moving, fixed, device, precision, refining, subdivision)
+    what = (f"{model.method} on {device}" + (f", refined {config.steps} steps" if refining else "")
+            + (f", fields on a {subdivision}x finer grid" if subdivision > 1 else ""))
     register_cohort(register, atlas["brain"], subjects, out_dir, dataset, what, _atlas_space(atlas, subjects))
 
 

@@ -14,6 +14,9 @@ Convention (every function in the package follows it):
   ``x -> phi_u(phi_v(x)) = x + v(x) + u(x + v(x))``: warping by it equals warping by ``u``
   first and then by ``v`` (``warp(warp(m, u), v) ~= warp(m, compose(u, v))``).
 * Sampling uses ``align_corners=True``: voxel centres sit on the grid points ``0 .. n-1``.
+* A field may be written on a grid ``k`` times finer than the images' (:func:`subdivided_shape`:
+  ``k (n - 1) + 1`` points over the same extent, so every image voxel is a grid point of it, at index
+  ``k i``), in the finer grid's voxel units; :func:`at_grid_points` gives its values at the image voxels.
 """
 
 from __future__ import annotations
@@ -94,8 +97,34 @@ def apply_field(image: np.ndarray | None, labels: np.ndarray | None, u: np.ndarr
 
 
 def compose(u: Tensor, v: Tensor) -> Tensor:
-    """Field of ``phi_u o phi_v``: ``v(x) + u(x + v(x))``. Both ``(B, 3, D, H, W)``."""
-    return v + warp(u, v, padding_mode="border")
+    """Field of ``phi_u o phi_v``: ``v(x) + u(x + v(x))`` on the grid of ``v`` (both ``(B, 3, ...)``). ``u`` may lie
+    on a coarser grid over the same extent: it is sampled (trilinearly) at ``v``'s points, in ``v``'s voxel units."""
+    if u.shape[2:] == v.shape[2:]:
+        return v + warp(u, v, padding_mode="border")
+    sampled = F.grid_sample(u, _sampling_grid(v.to(u.dtype)), mode="bilinear", padding_mode="border", align_corners=True)
+    scale = [(n - 1) / max(m - 1, 1) for n, m in zip(v.shape[2:], u.shape[2:])]
+    return v + sampled * torch.tensor(scale, device=u.device, dtype=u.dtype).view(1, 3, 1, 1, 1)
+
+
+def subdivided_shape(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
+    """The grid ``k`` times finer than ``shape`` over the same extent: ``k (n - 1) + 1`` points per axis."""
+    return tuple(k * (n - 1) + 1 for n in shape)
+
+
+def subdivision(field_shape: tuple[int, ...], grid_shape: tuple[int, ...]) -> int:
+    """``k`` such that ``field_shape`` is :func:`subdivided_shape` ``(grid_shape, k)``; ValueError if none is."""
+    k = max([(f - 1) // (n - 1) for f, n in zip(field_shape, grid_shape) if n > 1] or [1])
+    if k >= 1 and subdivided_shape(grid_shape, k) == tuple(field_shape):
+        return k
+    raise ValueError(f"a field on a {tuple(field_shape)} grid is not a subdivision of the {tuple(grid_shape)} grid")
+
+
+def at_grid_points(u, grid_shape: tuple[int, ...]):
+    """The values of a field ``u`` ``(..., 3, X', Y', Z')`` (numpy or torch), written on a grid
+    :func:`subdivided_shape` ``(grid_shape, k)``, at the points of ``grid_shape``, in that grid's voxel units
+    (``u`` itself when ``k`` is 1)."""
+    k = subdivision(tuple(u.shape[-3:]), tuple(grid_shape))
+    return u if k == 1 else u[..., ::k, ::k, ::k] / k
 
 
 def integrate_velocity(v: Tensor, steps: int) -> Tensor:
@@ -152,16 +181,37 @@ def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int, int]:
     interpolation of sharply bending fields): while a voxel's :func:`jacobian_determinant` is non-positive, the
     field at and beside each such voxel (3x3x3) takes its :func:`box_mean` over 3x3x3 voxels, at most ``passes``
     times. Voxels farther from every fold keep their values exactly. Returns the field, how many voxels changed and
-    how many still fold."""
-    changed = torch.zeros(u.shape[0], 1, *u.shape[2:], dtype=torch.bool, device=u.device)
+    how many still fold.
+
+    Each pass changes voxels at most one voxel farther from the first folds, so the passes work on the box around
+    them with a margin of ``passes + 2`` voxels (large subdivided fields with a few folds); the box's outer shell,
+    where its central differences would be one-sided, is never one of them."""
+    folds = jacobian_determinant(u) <= 0
+    if not folds.any():
+        return u, 0, 0
+    where = folds.nonzero()[:, 1:]
+    margin = passes + 2
+    box = [slice(max(int(lo) - margin, 0), min(int(hi) + margin + 1, n))
+           for lo, hi, n in zip(where.min(0).values, where.max(0).values, u.shape[2:])]
+    shell = torch.zeros(u.shape[2:], dtype=torch.bool, device=u.device)[tuple(box)]
+    for axis, (s, n) in enumerate(zip(box, u.shape[2:])):
+        edge = [slice(None)] * 3
+        if s.start > 0:
+            shell[tuple(edge[:axis] + [0] + edge[axis + 1:])] = True
+        if s.stop < n:
+            shell[tuple(edge[:axis] + [-1] + edge[axis + 1:])] = True
+    out = u.clone()
+    part = u[(slice(None), slice(None), *box)]
+    changed = torch.zeros(u.shape[0], 1, *part.shape[2:], dtype=torch.bool, device=u.device)
     for done in range(passes + 1):
-        folds = (jacobian_determinant(u) <= 0)[:, None]
+        folds = ((jacobian_determinant(part) <= 0) & ~shell)[:, None]
         if done == passes or not folds.any():
             break
         near = F.max_pool3d(folds.to(u.dtype), 3, stride=1, padding=1) > 0
-        u = torch.where(near, box_mean(u, 3), u)
+        part = torch.where(near, box_mean(part, 3), part)
         changed |= near
-    return u, int(changed.sum()), int(folds.sum())
+    out[(slice(None), slice(None), *box)] = part
+    return out, int(changed.sum()), int(folds.sum())
 
 
 def box_mean(t: Tensor, window: int) -> Tensor:

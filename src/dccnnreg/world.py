@@ -61,6 +61,12 @@ def world_to_voxel(d: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return np.einsum("cw,xyzw->cxyz", inv, d)
 
 
+def subdivided_affine(affine: np.ndarray, k: int) -> np.ndarray:
+    """The affine of the grid ``k`` times finer than ``affine``'s over the same extent
+    (:func:`~dccnnreg.transforms.subdivided_shape`): same first voxel, spacing divided by ``k``."""
+    return affine @ np.diag([1.0 / k, 1.0 / k, 1.0 / k, 1.0])
+
+
 def displacement_mm(u: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """Length in mm of a voxel displacement ``(3, X, Y, Z)`` -> ``(X, Y, Z)``."""
     return np.linalg.norm(voxel_to_world(u, affine), axis=-1)
@@ -69,11 +75,11 @@ def displacement_mm(u: np.ndarray, affine: np.ndarray) -> np.ndarray:
 def write_ants_field(u: np.ndarray, affine: np.ndarray, path: str | os.PathLike) -> None:
     """Write a voxel displacement ``(3, X, Y, Z)`` on the grid ``affine`` as an ANTs-readable field.
 
-    The file is a NIfTI vector image in LPS mm, usable in ``antsApplyTransforms -t path`` and
+    The file is a NIfTI vector image (float32) in LPS mm, usable in ``antsApplyTransforms -t path`` and
     ``ants.apply_transforms(..., transformlist=[path])``. Written atomically.
     """
     d = voxel_to_world(np.asarray(u, dtype=np.float64), affine)
-    img = sitk.GetImageFromArray(np.ascontiguousarray(d.transpose(2, 1, 0, 3)), isVector=True)
+    img = sitk.GetImageFromArray(np.ascontiguousarray(d.transpose(2, 1, 0, 3), dtype=np.float32), isVector=True)
     origin, spacing, direction = itk_geometry(affine)
     img.SetOrigin(origin)
     img.SetSpacing(spacing)

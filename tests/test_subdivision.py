@@ -1,0 +1,80 @@
+"""Fields written on a grid k times finer than the images': the same maps, composed more faithfully."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_field, smooth_image, t
+from dccnnreg.evaluate import evaluate_pair
+from dccnnreg.metrics import inverse_consistency_mm, jacobian_det
+from dccnnreg.model import polish_inverses
+from dccnnreg.register import register_pair, write_registration
+from dccnnreg.synth import random_diffeomorphism
+from dccnnreg.transforms import at_grid_points, compose, resize_field, subdivided_shape, subdivision
+from dccnnreg.world import read_ants_field, to_ants
+from test_refine import CPU, VoxelMorphNet, VxmConfig, network, sample, shifted_pair
+
+SHAPE = (9, 10, 11)
+
+
+def test_subdivided_grid_keeps_every_voxel_as_a_grid_point(rng):
+    u = t(smooth_field(rng, SHAPE, 2.0))
+    fine = resize_field(u, subdivided_shape(SHAPE, 3))
+    assert fine.shape[2:] == (25, 28, 31)
+    assert subdivision(fine.shape[2:], SHAPE) == 3 and subdivision(SHAPE, SHAPE) == 1
+    assert torch.allclose(at_grid_points(fine, SHAPE), u, atol=1e-5)
+    assert at_grid_points(u[0].numpy(), SHAPE) is not None and np.allclose(at_grid_points(fine[0].numpy(), SHAPE), u[0])
+    with pytest.raises(ValueError, match="not a subdivision"):
+        subdivision((18, 20, 22), SHAPE)
+
+
+def test_compose_samples_a_coarser_field_at_the_finer_points(rng):
+    u = t(smooth_field(rng, SHAPE, 2.0))
+    v = t(smooth_field(rng, subdivided_shape(SHAPE, 2), 3.0))
+    assert torch.allclose(compose(u, v), compose(resize_field(u, v.shape[2:]), v), atol=1e-4)
+
+
+def test_inverse_consistency_at_the_voxels_does_not_depend_on_the_grid_a_field_is_written_on(rng):
+    u, u_inv = random_diffeomorphism(SHAPE, rng, amplitude=2.0, sigma=1.5)
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    fine = [resize_field(t(x), subdivided_shape(SHAPE, 2))[0].numpy() for x in (u, u_inv)]
+    coarse_ic = inverse_consistency_mm(u, u_inv, affine)
+    assert coarse_ic > 0.01  # a sharp map: the grid composition is visibly off
+    assert inverse_consistency_mm(*fine, affine, grid_shape=SHAPE) == pytest.approx(coarse_ic, abs=1e-5)
+    assert np.allclose(jacobian_det(fine[0], SHAPE), jacobian_det(u), atol=0.2)  # finite differences on two grids
+
+
+def test_subdivided_full_maps_are_the_same_maps_with_a_smaller_inverse_error(rng):
+    shape = (16, 16, 16)
+    (m, m_inv), (f, f_inv) = (random_diffeomorphism(shape, rng, amplitude=1.5, sigma=1.5) for _ in range(2))
+    half = {k: t(x) for k, x in zip(("psi_m", "psi_m_inv", "psi_f", "psi_f_inv"), (m, m_inv, f, f_inv))}
+    coarse, fine = polish_inverses(half), polish_inverses(half, subdivision=3)
+    assert fine["forward"].shape[2:] == subdivided_shape(shape, 3) and fine["psi_m"].shape[2:] == shape
+    for key in ("forward", "inverse"):  # at the voxels the compositions agree: the maps are the same
+        assert (at_grid_points(fine[key], shape) - coarse[key]).abs().max() < 0.01
+    affine = np.eye(4)
+    ic = {k: inverse_consistency_mm(maps["forward"][0].numpy(), maps["inverse"][0].numpy(), affine, grid_shape=shape)
+          for k, maps in (("coarse", coarse), ("fine", fine))}
+    assert ic["fine"] < 0.5 * ic["coarse"]
+
+
+def test_registration_fields_on_a_subdivided_grid_are_written_for_ants(tmp_path):
+    ants = pytest.importorskip("ants")
+    moving, fixed = shifted_pair(1.5, (16, 16, 16))
+    moving = sample("moving", smooth_image(np.random.default_rng(1), (16, 16, 16)), moving.labels)
+    model = network(std=3.0)
+    plain, fine = (register_pair(model, moving, fixed, CPU, subdivision=k) for k in (1, 2))
+    assert fine.forward.shape == (3, 31, 31, 31) and fine.inverse.shape == (3, 31, 31, 31)
+    assert np.abs(plain.forward).max() > 0.1  # the untrained network moves the image a little
+    assert np.allclose(fine.warped, plain.warped, atol=1e-3) and np.array_equal(fine.warped_labels, plain.warped_labels)
+    assert fine.jacobian.shape == (16, 16, 16)
+    paths = write_registration(fine, fixed.affine, tmp_path / "moving")
+    field, field_affine = read_ants_field(paths["forward"])
+    assert field.shape == fine.forward.shape and np.allclose(field_affine, np.diag([0.5, 0.5, 0.5, 1.0]))
+    ref, img = to_ants(fixed.image, fixed.affine), to_ants(moving.image, moving.affine)
+    theirs = ants.apply_transforms(ref, img, [str(paths["forward"])]).numpy()
+    assert np.abs(theirs - fine.warped)[2:-2, 2:-2, 2:-2].max() < 1e-3
+    _, summary = evaluate_pair(fixed.labels, fine.warped_labels, fixed.affine, fine.forward, fine.inverse)
+    assert summary["folding_pct"] == 0 and 0 < summary["inverse_consistency_mm"] < 0.1
+    with pytest.raises(ValueError, match="half-maps"):
+        register_pair(VoxelMorphNet(VxmConfig(features=[4, 8], int_steps=3)).eval(), moving, fixed, CPU, subdivision=2)
