@@ -172,16 +172,17 @@ def test_generic_label_warp_keeps_label_values_and_fills_outside_with_background
         warp_labels(labels, u, mode="linear")
 
 
-def test_unfold_removes_a_local_fold_and_leaves_the_rest_of_the_field():
-    grid = identity_grid((20, 20, 20))[0]
-    blob = torch.exp(-((grid - 10.0) ** 2).sum(0) / (2 * 1.2**2))
-    u = torch.zeros(1, 3, 20, 20, 20)
+@pytest.mark.parametrize("centre", [10.0, 3.0])  # inside the grid (unfold works on a box around it), at its border
+def test_unfold_removes_a_local_fold_and_leaves_the_rest_of_the_field(centre):
+    grid = identity_grid((32, 32, 32))[0]
+    blob = torch.exp(-((grid - centre) ** 2).sum(0) / (2 * 1.2**2))
+    u = torch.zeros(1, 3, 32, 32, 32)
     u[0, 0] = -3.0 * blob  # pulls the points before the centre past it: det < 0 there
     u += 0.5 * torch.sin(grid[1] / 4)[None, None]  # and a smooth fold-free part elsewhere
     assert (jacobian_determinant(u) <= 0).sum() > 0
     fixed, changed, left = unfold(u)
     assert (jacobian_determinant(fixed) <= 0).sum() == 0 and left == 0
-    far = ((grid - 10.0).abs().amax(0) > 6)[None, None].expand_as(u)
+    far = ((grid - centre).abs().amax(0) > 6)[None, None].expand_as(u)
     assert torch.equal(fixed[far], u[far]) and 0 < changed < 13**3  # only near the fold
     smooth = 0.5 * torch.sin(grid / 4)[None]
     same, none, left = unfold(smooth)

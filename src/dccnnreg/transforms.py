@@ -193,15 +193,14 @@ def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int, int]:
     margin = passes + 2
     box = [slice(max(int(lo) - margin, 0), min(int(hi) + margin + 1, n))
            for lo, hi, n in zip(where.min(0).values, where.max(0).values, u.shape[2:])]
-    shell = torch.zeros(u.shape[2:], dtype=torch.bool, device=u.device)[tuple(box)]
+    part = u[(slice(None), slice(None), *box)]
+    shell = torch.zeros(part.shape[2:], dtype=torch.bool, device=u.device)
     for axis, (s, n) in enumerate(zip(box, u.shape[2:])):
         edge = [slice(None)] * 3
         if s.start > 0:
             shell[tuple(edge[:axis] + [0] + edge[axis + 1:])] = True
         if s.stop < n:
             shell[tuple(edge[:axis] + [-1] + edge[axis + 1:])] = True
-    out = u.clone()
-    part = u[(slice(None), slice(None), *box)]
     changed = torch.zeros(u.shape[0], 1, *part.shape[2:], dtype=torch.bool, device=u.device)
     for done in range(passes + 1):
         folds = ((jacobian_determinant(part) <= 0) & ~shell)[:, None]
@@ -210,6 +209,7 @@ def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int, int]:
         near = F.max_pool3d(folds.to(u.dtype), 3, stride=1, padding=1) > 0
         part = torch.where(near, box_mean(part, 3), part)
         changed |= near
+    out = u.clone()
     out[(slice(None), slice(None), *box)] = part
     return out, int(changed.sum()), int(folds.sum())
 
