@@ -30,7 +30,7 @@ from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan
 from dccnnreg.preprocess import normalize_intensity
-from dccnnreg.cli import refine_arguments, refine_config
+from dccnnreg.cli import field_subdivision_argument, refine_arguments, refine_config
 from dccnnreg.refine import refinement
 from dccnnreg.register import register_pair
 from dccnnreg.syn import register_syn
@@ -66,8 +66,7 @@ def main() -> None:
     p.add_argument("--test-pairs", type=int, default=4)
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     refine_arguments(p, steps=20)  # dccnn_lstm+refine
-    p.add_argument("--field-subdivision", type=int, default=1,
-                   help="DCCNN-LSTM-Reg's maps composed on a grid this many times finer (config register.field_subdivision)")
+    field_subdivision_argument(p)
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--amplitude-mm", type=float, default=15.0, help="velocity bound; mean displacement is about a fifth")
     p.add_argument("--seed", type=int, default=0)

@@ -37,7 +37,7 @@ from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity
-from dccnnreg.cli import refine_arguments, refine_config
+from dccnnreg.cli import field_subdivision_argument, refine_arguments, refine_config
 from dccnnreg.refine import refinement
 from dccnnreg.register import register_pair
 from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
@@ -137,8 +137,7 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     refine_arguments(p, steps=20)  # dccnn_lstm+refine
-    p.add_argument("--field-subdivision", type=int, default=1,
-                   help="DCCNN-LSTM-Reg's maps composed on a grid this many times finer (config register.field_subdivision)")
+    field_subdivision_argument(p)
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--device", default="auto")
     a = p.parse_args()

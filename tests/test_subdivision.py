@@ -10,7 +10,7 @@ from dccnnreg.metrics import inverse_consistency_mm, jacobian_det
 from dccnnreg.model import polish_inverses
 from dccnnreg.register import register_pair, write_registration
 from dccnnreg.synth import random_diffeomorphism
-from dccnnreg.transforms import at_grid_points, compose, resize_field, subdivided_shape, subdivision
+from dccnnreg.transforms import at_grid_points, compose, grid_subdivision, resize_field, subdivided_shape
 from dccnnreg.world import read_ants_field, to_ants
 from test_refine import CPU, VoxelMorphNet, VxmConfig, network, sample, shifted_pair
 
@@ -21,11 +21,12 @@ def test_subdivided_grid_keeps_every_voxel_as_a_grid_point(rng):
     u = t(smooth_field(rng, SHAPE, 2.0))
     fine = resize_field(u, subdivided_shape(SHAPE, 3))
     assert fine.shape[2:] == (25, 28, 31)
-    assert subdivision(fine.shape[2:], SHAPE) == 3 and subdivision(SHAPE, SHAPE) == 1
+    assert grid_subdivision(fine.shape[2:], SHAPE) == 3 and grid_subdivision(SHAPE, SHAPE) == 1
     assert torch.allclose(at_grid_points(fine, SHAPE), u, atol=1e-5)
-    assert at_grid_points(u[0].numpy(), SHAPE) is not None and np.allclose(at_grid_points(fine[0].numpy(), SHAPE), u[0])
+    coarse = u[0].numpy()
+    assert at_grid_points(coarse, SHAPE) is coarse and np.allclose(at_grid_points(fine[0].numpy(), SHAPE), coarse)
     with pytest.raises(ValueError, match="not a subdivision"):
-        subdivision((18, 20, 22), SHAPE)
+        grid_subdivision((18, 20, 22), SHAPE)
 
 
 def test_compose_samples_a_coarser_field_at_the_finer_points(rng):

@@ -24,6 +24,12 @@ from .train import TrainConfig, train
 from .world import read_ants_field
 
 
+def field_subdivision_argument(p: argparse.ArgumentParser) -> None:
+    """``--field-subdivision`` (config ``register.field_subdivision``)."""
+    p.add_argument("--field-subdivision", type=int, default=1,
+                   help="DCCNN-LSTM-Reg's forward / inverse fields written on a grid this many times finer")
+
+
 def refine_arguments(p: argparse.ArgumentParser, steps: int = RefineConfig.steps) -> None:
     """The ``--refine-*`` options of :class:`RefineConfig` (``--refine-steps`` defaulting to ``steps``)."""
     p.add_argument("--refine-steps", type=int, default=steps,
@@ -137,8 +143,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--moving-labels")
     r.add_argument("--out-prefix", required=True)
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    r.add_argument("--field-subdivision", type=int, default=1,
-                   help="write the forward / inverse fields on a grid this many times finer (symmetric network)")
+    field_subdivision_argument(r)
     refine_arguments(r)
     r.set_defaults(func=cmd_register)
 

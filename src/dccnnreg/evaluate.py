@@ -30,8 +30,8 @@ def evaluate_pair(
     present in both maps, background excluded) and a summary dict: ``dice_mean``, ``hd95_mean_mm``
     and, when fields ``(3, X, Y, Z)`` are given, ``folding_pct`` (non-positive Jacobian, within
     ``mask`` if given), ``sdlogj`` and ``inverse_consistency_mm``, all at the fixed grid's voxels (fields written
-    on a subdivision of it, :func:`~dccnnreg.transforms.subdivided_shape`, are taken at its points). An affine-only result has no field:
-    its folding is 0 and SDlogJ 0 by definition.
+    on a subdivision of it, :func:`~dccnnreg.transforms.subdivided_shape`, are taken at its points). An affine-only
+    result has no field: its folding is 0 and SDlogJ 0 by definition.
     """
     spacing = nib.affines.voxel_sizes(affine)
     dice = dice_per_label(warped_labels, fixed_labels, labels)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .transforms import at_grid_points, compose, jacobian_determinant, subdivision
+from .transforms import at_grid_points, compose, grid_subdivision, jacobian_determinant
 from .world import displacement_mm
 
 
@@ -56,7 +56,7 @@ def jacobian_det(u: np.ndarray, grid_shape: tuple[int, int, int] | None = None) 
     a field on a grid subdivided from ``grid_shape``, taken on its own grid and returned at the points of
     ``grid_shape`` (the determinant does not depend on the voxel units)."""
     jac = jacobian_determinant(torch.as_tensor(u, dtype=torch.float64)[None])[0].numpy()
-    k = 1 if grid_shape is None else subdivision(u.shape[1:], grid_shape)
+    k = 1 if grid_shape is None else grid_subdivision(u.shape[1:], grid_shape)
     return jac[::k, ::k, ::k]
 
 

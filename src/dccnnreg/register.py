@@ -20,7 +20,7 @@ from .metrics import jacobian_det
 from .model import HALF_MAPS, DCCNNLSTMReg, polish_inverses
 from .nifti import atomic_path, save_volume
 from .refine import RefineConfig, refine
-from .transforms import apply_field, at_grid_points, subdivision, unfold
+from .transforms import apply_field, at_grid_points, grid_subdivision, unfold
 from .world import subdivided_affine, write_ants_field
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def write_registration(reg: Registration, affine: np.ndarray, prefix) -> dict[st
     grid are written on it (the same world extent as ``affine``'s grid, finer spacing).
     """
     paths = output_paths(prefix)
-    field_affine = subdivided_affine(affine, subdivision(reg.forward.shape[1:], reg.warped.shape))
+    field_affine = subdivided_affine(affine, grid_subdivision(reg.forward.shape[1:], reg.warped.shape))
     save_volume(reg.warped, affine, paths["warped"], np.float32)
     if reg.warped_labels is not None:
         save_volume(reg.warped_labels, affine, paths["warped_labels"], np.int32)

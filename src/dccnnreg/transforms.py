@@ -111,7 +111,7 @@ def subdivided_shape(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
     return tuple(k * (n - 1) + 1 for n in shape)
 
 
-def subdivision(field_shape: tuple[int, ...], grid_shape: tuple[int, ...]) -> int:
+def grid_subdivision(field_shape: tuple[int, ...], grid_shape: tuple[int, ...]) -> int:
     """``k`` such that ``field_shape`` is :func:`subdivided_shape` ``(grid_shape, k)``; ValueError if none is."""
     k = max([(f - 1) // (n - 1) for f, n in zip(field_shape, grid_shape) if n > 1] or [1])
     if k >= 1 and subdivided_shape(grid_shape, k) == tuple(field_shape):
@@ -123,7 +123,7 @@ def at_grid_points(u, grid_shape: tuple[int, ...]):
     """The values of a field ``u`` ``(..., 3, X', Y', Z')`` (numpy or torch), written on a grid
     :func:`subdivided_shape` ``(grid_shape, k)``, at the points of ``grid_shape``, in that grid's voxel units
     (``u`` itself when ``k`` is 1)."""
-    k = subdivision(tuple(u.shape[-3:]), tuple(grid_shape))
+    k = grid_subdivision(tuple(u.shape[-3:]), tuple(grid_shape))
     return u if k == 1 else u[..., ::k, ::k, ::k] / k
 
 
