@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import smooth_field, smooth_image, t
-from dccnnreg.evaluate import evaluate_pair
+from dccnnreg.evaluate import evaluate_pair, read_field
 from dccnnreg.metrics import inverse_consistency_mm, jacobian_det
 from dccnnreg.model import polish_inverses
 from dccnnreg.register import register_pair, write_registration
@@ -72,6 +72,11 @@ def test_registration_fields_on_a_subdivided_grid_are_written_for_ants(tmp_path)
     paths = write_registration(fine, fixed.affine, tmp_path / "moving")
     field, field_affine = read_ants_field(paths["forward"])
     assert field.shape == fine.forward.shape and np.allclose(field_affine, np.diag([0.5, 0.5, 0.5, 1.0]))
+    assert np.array_equal(read_field(paths["forward"], fixed.labels.shape, fixed.affine), field)
+    with pytest.raises(ValueError, match=f"{paths['forward'].name}.*another grid"):
+        read_field(paths["forward"], (16, 16, 17), fixed.affine)
+    with pytest.raises(ValueError, match=f"{paths['inverse'].name}: .* not the labels' grid 2 times finer"):
+        read_field(paths["inverse"], fixed.labels.shape, np.diag([2.0, 2.0, 2.0, 1.0]))
     ref, img = to_ants(fixed.image, fixed.affine), to_ants(moving.image, moving.affine)
     theirs = ants.apply_transforms(ref, img, [str(paths["forward"])]).numpy()
     assert np.abs(theirs - fine.warped)[2:-2, 2:-2, 2:-2].max() < 1e-3

@@ -12,7 +12,8 @@ import pandas as pd
 from .metrics import dice_per_label, folding_percent, hd95_per_label, inverse_consistency_mm, jacobian_det, sdlogj
 from .nifti import atomic_path, load_volume
 from .register import output_paths
-from .world import read_ants_field
+from .transforms import grid_subdivision
+from .world import read_ants_field, subdivided_affine
 
 
 def evaluate_pair(
@@ -53,6 +54,22 @@ def evaluate_pair(
     return table, summary
 
 
+def read_field(path, grid_shape: tuple[int, int, int], grid_affine: np.ndarray) -> np.ndarray:
+    """The displacement field ``(3, X', Y', Z')`` (voxels) of the ANTs field file ``path``, checked to lie on the grid
+    ``grid_shape`` / ``grid_affine`` or on a subdivision of it (as ``register`` writes them); ValueError naming
+    ``path`` otherwise."""
+    field, affine = read_ants_field(path)
+    try:
+        k = grid_subdivision(field.shape[1:], grid_shape)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}: registered on another grid than the labels it is scored against") from None
+    if not np.allclose(affine, subdivided_affine(grid_affine, k), atol=1e-3):
+        raise ValueError(f"{path}: the field's grid (affine {np.round(affine, 4).tolist()}) is not the labels' grid "
+                         f"{'' if k == 1 else f'{k} times finer '}(affine "
+                         f"{np.round(subdivided_affine(grid_affine, k), 4).tolist()})")
+    return field
+
+
 def evaluate_job(fixed_labels, mask, pairs: dict, labels, method: str, out_table, out_summary) -> None:
     """Score registered pairs against the atlas labels: ``pairs`` maps each subject to its deformable
     result's file prefix (a registration folder / subject) or, for an affine-only result (no field),
@@ -66,7 +83,7 @@ def evaluate_job(fixed_labels, mask, pairs: dict, labels, method: str, out_table
         else:
             reg = output_paths(path)
             warped = load_volume(reg["warped_labels"], labels=True)
-            fwd, inv = read_ants_field(reg["forward"])[0], read_ants_field(reg["inverse"])[0]
+            fwd, inv = (read_field(reg[k], fixed.data.shape, fixed.affine) for k in ("forward", "inverse"))
             times = json.loads(reg["timing"].read_text())
         table, summary = evaluate_pair(fixed.data, warped.data, fixed.affine, fwd, inv, inside, labels)
         tables.append(table.assign(method=method, subject=subject))
