@@ -63,10 +63,11 @@ def read_field(path, grid_shape: tuple[int, int, int], grid_affine: np.ndarray) 
         k = grid_subdivision(field.shape[1:], grid_shape)
     except ValueError as err:
         raise ValueError(f"{path}: {err}: registered on another grid than the labels it is scored against") from None
-    if not np.allclose(affine, subdivided_affine(grid_affine, k), atol=1e-3):
-        raise ValueError(f"{path}: the field's grid (affine {np.round(affine, 4).tolist()}) is not the labels' grid "
-                         f"{'' if k == 1 else f'{k} times finer '}(affine "
-                         f"{np.round(subdivided_affine(grid_affine, k), 4).tolist()})")
+    expected = subdivided_affine(grid_affine, k)
+    if not np.allclose(affine, expected, atol=1e-3):
+        finer = f" {k} times finer" if k > 1 else ""
+        raise ValueError(f"{path}: the field's grid (affine {np.round(affine, 4).tolist()}) is not the labels' "
+                         f"grid{finer} (affine {np.round(expected, 4).tolist()})")
     return field
 
 
