@@ -2,9 +2,10 @@ import pytest
 import torch
 
 from conftest import smooth_field, smooth_image, t
+from dccnnreg import transforms
 from dccnnreg.transforms import (
-    compose, gaussian_smooth, identity_grid, integrate_sequence, integrate_velocity, invert_field, jacobian_determinant, resize_field,
-    unfold, warp, warp_labels,
+    compose, gaussian_smooth, identity_grid, integrate_sequence, integrate_velocity, invert_field, jacobian_determinant, paired,
+    resize_field, unfold, warp, warp_labels,
 )
 
 
@@ -140,6 +141,24 @@ def test_jacobian_of_a_general_linear_map_is_its_determinant():
               torch.tensor([[0.2, 1.1, 0.3], [1.0, 0.1, -0.2], [0.4, 0.3, 0.9]], dtype=torch.float64)):
         u = torch.einsum("ca,bahwd->bchwd", a - torch.eye(3, dtype=torch.float64), grid)  # x -> A x
         assert torch.allclose(jacobian_determinant(u), torch.linalg.det(a).expand(1, 7, 8, 9))
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_jacobian_in_slabs_and_at_strided_points_is_the_whole_grids(rng, monkeypatch, stride):
+    u = t(smooth_field(rng, (13, 10, 11), 3.0, sigma=1.5)).double().requires_grad_()
+    whole = jacobian_determinant(u).detach()  # recording gradients: the whole grid at once
+    monkeypatch.setattr(transforms, "SLAB_POINTS", 2 * 10 * 11)  # without: slabs of two planes
+    with torch.no_grad():
+        assert torch.equal(jacobian_determinant(u, stride=stride), whole[:, ::stride, ::stride, ::stride])
+
+
+def test_paired_calls_give_the_separate_results(rng):
+    shape = (9, 10, 11)
+    img = [t(smooth_image(rng, shape)) for _ in range(2)]
+    u = [t(smooth_field(rng, shape, 2.0)) for _ in range(2)]
+    for fn, first, second in ((warp, (img[0], u[0]), (img[1], u[1])), (compose, (u[0], u[1]), (u[1], u[0]))):
+        a, b = paired(fn, first, second)
+        assert torch.equal(a, fn(*first)) and torch.equal(b, fn(*second))
 
 
 def test_warp_rejects_mismatched_grids():

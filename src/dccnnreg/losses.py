@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .transforms import box_mean, compose, jacobian_determinant, warp
+from .transforms import box_mean, compose, jacobian_determinant, paired, warp
 
 Tensor = torch.Tensor
 
@@ -39,7 +39,8 @@ def diffusion(u: Tensor) -> Tensor:
 
 def inverse_consistency(u: Tensor, u_inv: Tensor) -> Tensor:
     """Mean squared residual of ``phi o phi^-1`` and ``phi^-1 o phi`` against identity (voxels^2)."""
-    return 0.5 * ((compose(u, u_inv) ** 2).sum(1).mean() + (compose(u_inv, u) ** 2).sum(1).mean())
+    there, back = paired(compose, (u, u_inv), (u_inv, u))
+    return 0.5 * ((there**2).sum(1).mean() + (back**2).sum(1).mean())
 
 
 def negative_jacobian(u: Tensor) -> Tensor:
@@ -103,9 +104,10 @@ def registration_loss(
     """
     sim = _similarity(w)
     fwd, inv = out["forward"], out["inverse"]
+    moved, fixed_back = paired(warp, (moving, fwd), (fixed, inv))
     parts = {
-        "sim": 0.5 * (sim(warp(moving, fwd), fixed) + sim(warp(fixed, inv), moving)),
-        "middle": sim(warp(moving, out["psi_m"]), warp(fixed, out["psi_f"])),
+        "sim": 0.5 * (sim(moved, fixed) + sim(fixed_back, moving)),
+        "middle": sim(*paired(warp, (moving, out["psi_m"]), (fixed, out["psi_f"]))),
         "smooth": 0.5 * (diffusion(out["psi_m"]) + diffusion(out["psi_f"])),
         "inverse": inverse_consistency(fwd, inv),
         "jacobian": 0.5 * (negative_jacobian(fwd) + negative_jacobian(inv)),
@@ -123,7 +125,7 @@ def middle_loss(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, w: LossW
     ``w.smooth`` and ``w.jacobian``. Exchanging the images and the paths leaves it unchanged."""
     m, f = half["psi_m"], half["psi_f"]
     parts = {
-        "sim": _similarity(w)(warp(moving, m), warp(fixed, f)),
+        "sim": _similarity(w)(*paired(warp, (moving, m), (fixed, f))),
         "smooth": 0.5 * (diffusion(m) + diffusion(f)),
         "jacobian": 0.5 * (negative_jacobian(m) + negative_jacobian(f)),
     }

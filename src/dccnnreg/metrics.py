@@ -53,11 +53,10 @@ def hd95_per_label(a: np.ndarray, b: np.ndarray, spacing, labels) -> dict[int, f
 
 def jacobian_det(u: np.ndarray, grid_shape: tuple[int, int, int] | None = None) -> np.ndarray:
     """Jacobian determinant of ``x + u(x)``: ``(3, X, Y, Z)`` -> ``(X, Y, Z)`` (see :mod:`dccnnreg.transforms`); of
-    a field on a grid subdivided from ``grid_shape``, taken on its own grid and returned at the points of
-    ``grid_shape`` (the determinant does not depend on the voxel units)."""
-    jac = jacobian_determinant(torch.as_tensor(u, dtype=torch.float64)[None])[0].numpy()
+    a field on a grid subdivided from ``grid_shape``, at the points of ``grid_shape`` (differences taken on the
+    field's own grid; the determinant does not depend on the voxel units)."""
     k = 1 if grid_shape is None else grid_subdivision(u.shape[1:], grid_shape)
-    return jac[::k, ::k, ::k]
+    return jacobian_determinant(torch.as_tensor(u, dtype=torch.float64)[None], stride=k)[0].numpy()
 
 
 def folding_percent(jac: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -50,8 +50,8 @@ import torch
 from torch import nn
 
 from .layers import ConvLSTMCell, UNetPyramid, crop, pad_to_multiple
-from .transforms import (append_increment, compose, integrate_velocity, invert_field, resize_field, subdivided_shape,
-                         warp)
+from .transforms import (append_increment, compose, integrate_velocity, invert_field, paired, resize_field,
+                         subdivided_shape, warp)
 
 Tensor = torch.Tensor
 HALF_MAPS = ("psi_m", "psi_f", "psi_m_inv", "psi_f_inv")
@@ -155,8 +155,8 @@ class DCCNNLSTMReg(nn.Module):
 def full_maps(half: dict[str, Tensor]) -> dict[str, Tensor]:
     """The half-maps ``psi_m``, ``psi_f``, ``psi_m_inv``, ``psi_f_inv`` (``(B, 3, D, H, W)``) with the full maps
     they give, on the grid of the inverse paths: ``forward = psi_m o psi_f^-1`` and ``inverse = psi_f o psi_m^-1``."""
-    return {"forward": compose(half["psi_m"], half["psi_f_inv"]), "inverse": compose(half["psi_f"], half["psi_m_inv"]),
-            **{k: half[k] for k in HALF_MAPS}}
+    forward, inverse = paired(compose, (half["psi_m"], half["psi_f_inv"]), (half["psi_f"], half["psi_m_inv"]))
+    return {"forward": forward, "inverse": inverse, **{k: half[k] for k in HALF_MAPS}}
 
 
 def polish_inverses(half: dict[str, Tensor], iterations: int = INVERSE_ITERATIONS, subdivision: int = 1

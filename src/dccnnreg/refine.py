@@ -27,6 +27,7 @@ results.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 from dataclasses import dataclass, replace
@@ -36,7 +37,7 @@ import torch
 from . import checkpoint
 from .losses import LossWeights, inverse_consistency, middle_loss
 from .model import HALF_MAPS, full_maps, polish_inverses
-from .transforms import compose, gaussian_smooth, integrate_velocity, jacobian_determinant, resize_field
+from .transforms import compose, gaussian_smooth, integrate_velocity, jacobian_determinant, paired, resize_field
 
 Tensor = torch.Tensor
 UNFOLD_SHRINK, UNFOLD_TRIES = 0.75, 10  # w's backtracking against folds: 10 shrinks by 3/4 (down to 1/18)
@@ -82,8 +83,14 @@ class RefineConfig:
 
 def refinement(model_path, config: RefineConfig) -> tuple[RefineConfig, LossWeights] | None:
     """What :func:`~dccnnreg.register.register_pair` needs to refine a model's registrations with ``config``:
-    the settings and the weights the model was trained with; None when ``config.steps`` is 0."""
-    return (config, checkpoint.training_loss(model_path)) if config.steps else None
+    the settings and the weights the model was trained with; None when ``config.steps`` is 0.
+
+    Also imports, once per process, what torch's first optimiser imports (``torch._dynamo``, 1-2 s on a CPU),
+    so that it is not timed as the first pair's refinement."""
+    if not config.steps:
+        return None
+    importlib.import_module("torch._dynamo")
+    return config, checkpoint.training_loss(model_path)
 
 
 def objective_weights(weights: LossWeights, config: RefineConfig) -> LossWeights:
@@ -102,9 +109,10 @@ def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> 
     """The half-maps moved by the :func:`increments` ``inc``: ``psi_m``, ``psi_f`` and, with ``inverses``,
     ``psi_m_inv``, ``psi_f_inv``."""
     b = inc.shape[0] // 2
-    out = {"psi_m": compose(half["psi_m"], inc[:b]), "psi_f": compose(half["psi_f"], inc[b:])}
+    out = dict(zip(("psi_m", "psi_f"), paired(compose, (half["psi_m"], inc[:b]), (half["psi_f"], inc[b:]))))
     if inverses:
-        out.update(psi_m_inv=compose(inc[b:], half["psi_m_inv"]), psi_f_inv=compose(inc[:b], half["psi_f_inv"]))
+        out.update(zip(("psi_m_inv", "psi_f_inv"),
+                       paired(compose, (inc[b:], half["psi_m_inv"]), (inc[:b], half["psi_f_inv"]))))
     return out
 
 

@@ -35,7 +35,8 @@ def register_cohort(register, fixed_path, subjects: list[SubjectFiles], out_dir,
         if atlas is not None and s.native:
             with subject_errors(dataset, s.name):
                 write_subject_products(reg, moving.image, atlas, fixed.affine, s.native, s.affine, out_dir / s.name)
-        logging.info("[%d/%d] %s: %s %.2f s", k, len(subjects), s.name, what, reg.seconds)
+        refined = f" + refinement {reg.refine_seconds:.2f} s" if reg.refine_seconds else ""
+        logging.info("[%d/%d] %s: %s %.2f s%s", k, len(subjects), s.name, what, reg.seconds, refined)
     seconds = time.perf_counter() - start
     if subjects:
         logging.info("%d pairs in %.1f s including I/O (%.0f pairs/hour)", len(subjects), seconds,

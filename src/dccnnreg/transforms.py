@@ -106,6 +106,15 @@ def compose(u: Tensor, v: Tensor) -> Tensor:
     return v + sampled * torch.tensor(scale, device=u.device, dtype=u.dtype).view(1, 3, 1, 1, 1)
 
 
+def paired(fn, first: tuple[Tensor, Tensor], second: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """``fn(*first), fn(*second)`` for :func:`warp` or :func:`compose` (batches of equal size and grids) as one call
+    on the two stacked batches: torch parallelises grid sampling on a CPU over the batch alone, so one batch
+    leaves a core idle and two take about the time of one."""
+    b = first[0].shape[0]
+    out = fn(torch.cat([first[0], second[0]]), torch.cat([first[1], second[1]]))
+    return out[:b], out[b:]
+
+
 def subdivided_shape(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
     """The grid ``k`` times finer than ``shape`` over the same extent: ``k (n - 1) + 1`` points per axis."""
     return tuple(k * (n - 1) + 1 for n in shape)
@@ -262,16 +271,54 @@ def resize_field(u: Tensor, shape: tuple[int, int, int]) -> Tensor:
     return out * scale.view(1, 3, 1, 1, 1)
 
 
-def jacobian_determinant(u: Tensor) -> Tensor:
+SLAB_POINTS = 2**18  # grid points per slab of jacobian_determinant without gradients (4-5x faster on large fields)
+
+
+def jacobian_determinant(u: Tensor, stride: int = 1) -> Tensor:
     """Determinant of the Jacobian of ``x -> x + u(x)``: ``(B, 3, D, H, W)`` -> ``(B, D, H, W)``.
 
     Derivatives are central differences (one-sided at the border), in voxel units. The
     determinant is the same in world units, since it is invariant to the (constant) voxel-to-world
-    linear map.
+    linear map. With ``stride`` ``k`` only the points ``(k i, k j, k l)`` are evaluated (the same values as
+    the whole grid's there; for a field on a grid subdivided ``k`` times, the image voxels).
+
+    Without gradients to record, the whole grid is taken in slabs of about :data:`SLAB_POINTS` points along ``D``
+    (each with its neighbouring planes): the nine derivatives of a slab stay in cache, where those of a large field
+    would not (with gradients, each slab's backward pass would fill a zero field of ``u``'s size).
     """
+    if stride > 1:
+        return _determinant(_strided_differences(u, stride))
     # d[a][c] = d u_c / d x_a; unbind, not indexing: one stack in the backward pass, not a zero-filled
     # full-size gradient per entry
-    d = [g.unbind(1) for g in torch.gradient(u, dim=(2, 3, 4))]
+    whole = lambda v: _determinant([g.unbind(1) for g in torch.gradient(v, dim=(2, 3, 4))])
+    planes, n = max(1, SLAB_POINTS // (u.shape[3] * u.shape[4])), u.shape[2]
+    if planes >= n or (u.requires_grad and torch.is_grad_enabled()):
+        return whole(u)
+    out = []
+    for s in range(0, n, planes):
+        lo, hi = max(s - 1, 0), min(s + planes + 1, n)
+        out.append(whole(u[:, :, lo:hi])[:, s - lo:s - lo + min(planes, n - s)])
+    return torch.cat(out, dim=1)
+
+
+def _strided_differences(u: Tensor, k: int) -> list[tuple[Tensor, ...]]:
+    """``d[a][c]`` = ``d u_c / d x_a`` at the points ``(k i, k j, k l)`` of ``u`` ``(B, 3, D, H, W)``, by the
+    differences of ``torch.gradient`` (central, one-sided at the border)."""
+    d = []
+    for axis in range(3):
+        n = u.shape[2 + axis]
+        at = torch.arange(0, n, k, device=u.device)
+        plus, minus = (at + 1).clamp(max=n - 1), (at - 1).clamp(min=0)
+        rest = [slice(None, None, k)] * 3
+        rest[axis] = slice(None)
+        sub = u[(slice(None), slice(None), *rest)]
+        step = (plus - minus).to(u.dtype).view([-1 if a == axis else 1 for a in range(3)])
+        d.append(((sub.index_select(2 + axis, plus) - sub.index_select(2 + axis, minus)) / step).unbind(1))
+    return d
+
+
+def _determinant(d) -> Tensor:
+    """The determinant of ``I + du``, ``d[a][c]`` = ``d u_c / d x_a`` (each ``(B, D, H, W)``)."""
     j = [[d[a][c] + 1.0 if a == c else d[a][c] for a in range(3)] for c in range(3)]  # j[c][a]
     return (
         j[0][0] * (j[1][1] * j[2][2] - j[1][2] * j[2][1])
