@@ -191,6 +191,18 @@ def test_generic_label_warp_keeps_label_values_and_fills_outside_with_background
         warp_labels(labels, u, mode="linear")
 
 
+@pytest.mark.parametrize("channels", [1, 2, 16])
+def test_generic_label_warp_takes_the_largest_indicator_and_the_smaller_label_on_a_tie(rng, monkeypatch, channels):
+    monkeypatch.setattr(transforms, "LABEL_CHANNELS", channels)  # labels sampled in chunks of this many
+    labels = torch.as_tensor(rng.integers(0, 6, size=(2, 1, 9, 8, 7)), dtype=torch.int32)
+    u = t(smooth_field(rng, (9, 8, 7), 2.0, sigma=1.0)).repeat(2, 1, 1, 1, 1)
+    u[1] = 0.5  # half a voxel: every indicator 0, 1/2 or 1 along each axis, ties everywhere
+    background = 1.0 - warp((labels != 0).float(), u)  # 1 outside the image
+    indicators = torch.cat([background, *(warp((labels == k).float(), u) for k in range(1, 6))], dim=1)
+    expected = indicators.argmax(1, keepdim=True).to(labels.dtype)  # argmax: the first of the largest
+    assert torch.equal(warp_labels(labels, u, mode="generic"), expected)
+
+
 @pytest.mark.parametrize("centre", [10.0, 3.0])  # inside the grid (unfold works on a box around it), at its border
 def test_unfold_removes_a_local_fold_and_leaves_the_rest_of_the_field(centre):
     grid = identity_grid((32, 32, 32))[0]
