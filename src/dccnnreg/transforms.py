@@ -60,17 +60,13 @@ def warp(image: Tensor, u: Tensor, mode: str = "bilinear", padding_mode: str = "
     return F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
 
 
-LABEL_CHANNELS = 16  # label indicators per sampling in warp_labels' generic mode (2x faster than one at a time)
-
-
 def warp_labels(labels: Tensor, u: Tensor, mode: str = "nearest") -> Tensor:
     """Warp an integer label map ``(B, 1, D, H, W)``; returns the input dtype. Never mixes label values.
 
     ``mode='nearest'``: nearest-neighbour sampling. ``mode='generic'``: each label's indicator is
     interpolated trilinearly and every voxel takes the label of the largest one (ANTs' ``genericLabel``
-    idea: boundaries move smoothly, so less is lost at coarse voxels; a tie goes to the smaller label), the
-    indicators :data:`LABEL_CHANNELS` at a time as the channels of one sampling (its weights computed once per
-    point). Outside the image the label is background (0).
+    idea: boundaries move smoothly, so less is lost at coarse voxels; a tie goes to the smaller label), one label
+    at a time. Outside the image the label is background (0).
     """
     if mode == "nearest":
         return warp(labels.to(u.dtype), u, mode="nearest", padding_mode="zeros").round().to(labels.dtype)
@@ -78,11 +74,12 @@ def warp_labels(labels: Tensor, u: Tensor, mode: str = "nearest") -> Tensor:
         raise ValueError(f"label interpolation must be 'nearest' or 'generic', got {mode!r}")
     best = 1.0 - warp((labels != 0).to(u.dtype), u)  # background, 1 outside the image
     out = torch.zeros_like(labels)
-    values = torch.unique(labels)
-    for chunk in values[values != 0].split(LABEL_CHANNELS):
-        p, at = warp((labels == chunk.view(1, -1, 1, 1, 1)).to(u.dtype), u).max(1, keepdim=True)  # first of ties
+    for k in torch.unique(labels):
+        if k == 0:
+            continue
+        p = warp((labels == k).to(u.dtype), u)
         better = p > best
-        out = torch.where(better, chunk[at], out)
+        out[better] = k
         best = torch.where(better, p, best)
     return out
 
