@@ -113,9 +113,8 @@ def registration_loss(
         "jacobian": 0.5 * (negative_jacobian(fwd) + negative_jacobian(inv)),
     }
     if w.dice > 0 and moving_onehot is not None and fixed_onehot is not None:
-        parts["dice"] = 0.5 * (
-            soft_dice(warp(moving_onehot, fwd), fixed_onehot) + soft_dice(warp(fixed_onehot, inv), moving_onehot)
-        )
+        moved_onehot, fixed_onehot_back = paired(warp, (moving_onehot, fwd), (fixed_onehot, inv))
+        parts["dice"] = 0.5 * (soft_dice(moved_onehot, fixed_onehot) + soft_dice(fixed_onehot_back, moving_onehot))
     return _weighted(parts, w)
 
 

@@ -109,7 +109,8 @@ def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> 
     """The half-maps moved by the :func:`increments` ``inc``: ``psi_m``, ``psi_f`` and, with ``inverses``,
     ``psi_m_inv``, ``psi_f_inv``."""
     b = inc.shape[0] // 2
-    out = dict(zip(("psi_m", "psi_f"), paired(compose, (half["psi_m"], inc[:b]), (half["psi_f"], inc[b:]))))
+    moved = compose(torch.cat([half["psi_m"], half["psi_f"]]), inc)  # inc is already exp(w), exp(-w) stacked
+    out = {"psi_m": moved[:b], "psi_f": moved[b:]}
     if inverses:
         out.update(zip(("psi_m_inv", "psi_f_inv"),
                        paired(compose, (inc[b:], half["psi_m_inv"]), (inc[:b], half["psi_f_inv"]))))
