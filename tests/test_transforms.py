@@ -1,5 +1,7 @@
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import smooth_field, smooth_image, t
 from dccnnreg import transforms
@@ -191,14 +193,30 @@ def test_generic_label_warp_keeps_label_values_and_fills_outside_with_background
         warp_labels(labels, u, mode="linear")
 
 
+def generic_reference(labels, u):
+    """The generic-label interpolation by its definition: every label's indicator warped trilinearly over the whole
+    grid, the first of the largest taken (background first, 1 outside the image)."""
+    values = [int(k) for k in labels.unique() if k != 0]
+    background = 1.0 - warp((labels != 0).float(), u)
+    indicators = torch.cat([background, *(warp((labels == k).float(), u) for k in values)], dim=1)
+    return torch.tensor([0, *values], dtype=labels.dtype)[indicators.argmax(1, keepdim=True)]
+
+
 def test_generic_label_warp_takes_the_largest_indicator_and_the_smaller_label_on_a_tie(rng):
     labels = torch.as_tensor(rng.integers(0, 6, size=(2, 1, 9, 8, 7)), dtype=torch.int32)
     u = t(smooth_field(rng, (9, 8, 7), 2.0, sigma=1.0)).repeat(2, 1, 1, 1, 1)
     u[1] = 0.5  # half a voxel: every indicator 0, 1/2 or 1 along each axis, ties everywhere
-    background = 1.0 - warp((labels != 0).float(), u)  # 1 outside the image
-    indicators = torch.cat([background, *(warp((labels == k).float(), u) for k in range(1, 6))], dim=1)
-    expected = indicators.argmax(1, keepdim=True).to(labels.dtype)  # argmax: the first of the largest
-    assert torch.equal(warp_labels(labels, u, mode="generic"), expected)
+    assert torch.equal(warp_labels(labels, u, mode="generic"), generic_reference(labels, u))
+
+
+@pytest.mark.parametrize("amplitude", [0.7, 4.0, 15.0])  # up to far outside the grid
+def test_generic_label_warp_interpolates_only_where_neighbours_differ_and_gives_the_definitions_labels(rng, amplitude):
+    blocks = torch.as_tensor(rng.choice([0, 2, 3, 7, 40], size=(2, 1, 5, 4, 4)), dtype=torch.int64)
+    labels = F.interpolate(blocks.float(), size=(20, 17, 15)).long()  # regions of one label, boundaries between
+    labels = labels.transpose(2, 4).contiguous().transpose(2, 4)  # strides of a Fortran-ordered numpy array
+    u = torch.as_tensor(np.stack([smooth_field(rng, (20, 17, 15), amplitude, sigma=2.0) for _ in range(2)]))
+    out = warp_labels(labels, u, mode="generic")
+    assert out.dtype == labels.dtype and torch.equal(out, generic_reference(labels, u))
 
 
 @pytest.mark.parametrize("centre", [10.0, 3.0])  # inside the grid (unfold works on a box around it), at its border

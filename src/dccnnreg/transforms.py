@@ -65,22 +65,68 @@ def warp_labels(labels: Tensor, u: Tensor, mode: str = "nearest") -> Tensor:
 
     ``mode='nearest'``: nearest-neighbour sampling. ``mode='generic'``: each label's indicator is
     interpolated trilinearly and every voxel takes the label of the largest one (ANTs' ``genericLabel``
-    idea: boundaries move smoothly, so less is lost at coarse voxels; a tie goes to the smaller label), one label
-    at a time. Outside the image the label is background (0).
+    idea: boundaries move smoothly, so less is lost at coarse voxels; a tie goes to the smaller label).
+    Outside the image the label is background (0). A voxel whose sample point has one label at all eight
+    neighbouring grid points takes it; only the others are interpolated, one label at a time
+    (:func:`_generic_at`).
     """
     if mode == "nearest":
         return warp(labels.to(u.dtype), u, mode="nearest", padding_mode="zeros").round().to(labels.dtype)
     if mode != "generic":
         raise ValueError(f"label interpolation must be 'nearest' or 'generic', got {mode!r}")
-    best = 1.0 - warp((labels != 0).to(u.dtype), u)  # background, 1 outside the image
-    out = torch.zeros_like(labels)
-    for k in torch.unique(labels):
+    if u.shape[2:] != labels.shape[2:]:
+        raise ValueError(f"field grid {tuple(u.shape[2:])} differs from label grid {tuple(labels.shape[2:])}")
+    grid = _sampling_grid(u)
+    out = torch.empty_like(labels, memory_format=torch.contiguous_format)
+    for b in range(labels.shape[0]):
+        points, flat = grid[b].reshape(-1, 3), out[b, 0].view(-1)
+        padded = F.pad(labels[b, 0], (1, 1, 1, 1, 1, 1))  # background around the map: neighbours outside it
+        mixed, mixed_corners = [], []
+        for start in range(0, points.shape[0], SLAB_POINTS):
+            corners = _corner_labels(padded, points[start:start + SLAB_POINTS])
+            flat[start:start + corners.shape[0]] = corners[:, 0]
+            where = torch.nonzero((corners != corners[:, :1]).any(1)).view(-1)
+            mixed.append(where + start)
+            mixed_corners.append(corners[where])
+        mixed = torch.cat(mixed)
+        if mixed.numel():
+            flat[mixed] = _generic_at(labels[b, 0], points[mixed], torch.cat(mixed_corners))
+    return out
+
+
+def _corner_labels(padded: Tensor, points: Tensor) -> Tensor:
+    """The labels ``(N, 8)`` of the eight grid points around each sample point ``(N, 3)`` (grid_sample's normalised
+    xyz, ``align_corners=True``) in a label map ``(D, H, W)`` padded by one voxel of background ``padded``
+    ``(D + 2, H + 2, W + 2)``, the lowest first. A point farther outside gets the nearest neighbours that include
+    the padding: all background, or mixed labels that send it to the exact interpolation."""
+    size, stride = [n - 2 for n in padded.shape], padded.stride()
+    base = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
+    for a in range(3):
+        low = ((points[:, 2 - a] + 1) / 2 * (size[a] - 1)).floor()  # grid_sample's unnormalising
+        base += (low.clamp(-1, size[a] - 1).long() + 1) * stride[a]
+    offsets = torch.tensor([i * stride[0] + j * stride[1] + k for i in (0, 1) for j in (0, 1) for k in (0, 1)],
+                           device=points.device)
+    return padded.view(-1).index_select(0, (base[:, None] + offsets).view(-1)).view(-1, 8)
+
+
+def _generic_at(labels: Tensor, points: Tensor, corners: Tensor) -> Tensor:
+    """The generic-label interpolation of ``labels`` ``(D, H, W)`` at sample points ``(N, 3)`` (normalised xyz)
+    whose neighbouring labels are ``corners`` ``(N, 8)`` (:func:`_corner_labels`): each label's indicator is
+    sampled where it is a neighbour (elsewhere it is 0 and cannot be the largest)."""
+
+    def indicator(mask: Tensor, at: Tensor) -> Tensor:
+        return F.grid_sample(mask.to(at.dtype)[None, None], at.view(1, -1, 1, 1, 3), align_corners=True).view(-1)
+
+    best = 1.0 - indicator(labels != 0, points)  # background, 1 outside the image
+    out = torch.zeros(points.shape[0], dtype=labels.dtype, device=labels.device)
+    for k in torch.unique(corners):
         if k == 0:
             continue
-        p = warp((labels == k).to(u.dtype), u)
-        better = p > best
-        out[better] = k
-        best = torch.where(better, p, best)
+        at = torch.nonzero((corners == k).any(1)).view(-1)
+        p = indicator(labels == k, points[at])
+        better = p > best[at]
+        out[at[better]] = k
+        best[at] = torch.where(better, p, best[at])
     return out
 
 
