@@ -28,7 +28,7 @@ def run(script: str, workdir: str, config: list[str], setting: str, value: float
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         subprocess.run([sys.executable, str(BENCH / script), "--workdir", workdir, "--config", *config,
-                        "--methods", "dccnn_lstm+refine", f"--refine-{setting}", str(value), "--out", str(out),
+                        "--methods", "dccnn_lstm+refine", f"--refine-{setting}", f"{value:g}", "--out", str(out),
                         *extra], check=True, stdout=subprocess.DEVNULL)
         result = json.loads(out.read_text())
     row = next(r for r in result["summary"] if r["method"] == "dccnn_lstm+refine")
@@ -40,7 +40,7 @@ def main() -> None:
     p.add_argument("--known-warps", help="bench/real_brain.py's workdir (trained network)")
     p.add_argument("--inter-subject", help="bench/real_labelmaps.py's workdir (trained network)")
     p.add_argument("--config", nargs="+", required=True, help="the config files the networks were trained with")
-    p.add_argument("--setting", choices=["smooth-factor", "sigma"], default="smooth-factor")
+    p.add_argument("--setting", choices=["smooth-factor", "sigma", "detail-sigma", "steps"], default="smooth-factor")
     p.add_argument("--values", nargs="+", type=float, default=[1.0, 2.0, 4.0, 8.0])
     p.add_argument("--threads", type=int)
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from conftest import smooth_field, smooth_image, t
 from dccnnreg.losses import (
-    LossWeights, diffusion, inverse_consistency, local_ncc, negative_jacobian, registration_loss, soft_dice,
+    LossWeights, detail, diffusion, inverse_consistency, local_ncc, middle_loss, negative_jacobian, registration_loss,
+    soft_dice,
 )
 from dccnnreg.transforms import box_mean, identity_grid
 
@@ -20,6 +21,16 @@ def test_ncc_zero_for_affine_intensity_change(rng):
 def test_smoothness_zero_for_translation_positive_otherwise(rng):
     assert diffusion(torch.ones(1, 3, 6, 6, 6)) == 0
     assert diffusion(t(smooth_field(rng, (8, 8, 8), 1.0))) > 0
+
+
+def test_detail_prior_spares_a_broad_displacement_and_penalises_fine_roughness(rng):
+    broad, fine = t(smooth_field(rng, (24, 24, 24), 4.0, sigma=6.0)), t(smooth_field(rng, (24, 24, 24), 0.3, sigma=0.7))
+    assert detail(broad, 0) is broad
+    smooth = lambda u, s: middle_loss({"psi_m": u, "psi_f": -u}, *(torch.zeros(1, 1, 24, 24, 24),) * 2,
+                                      LossWeights(), detail_sigma=s)[1]["smooth"]
+    assert smooth(broad, 0.0) == pytest.approx(float(diffusion(broad)), rel=1e-5)
+    assert smooth(broad, 2.0) < 0.2 * smooth(broad, 0.0)  # the size of a smooth displacement is not penalised
+    assert smooth(fine, 2.0) > 0.7 * smooth(fine, 0.0)  # roughness finer than 2 voxels is
 
 
 def test_inverse_consistency_of_translation_pair():

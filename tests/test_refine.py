@@ -45,11 +45,12 @@ def shifted_pair(shift=2.0, shape=(24, 24, 24)):
     return sample("moving", image, labels), sample("fixed", moved, moved_labels)
 
 
-@pytest.mark.parametrize("inverse", [0.0, 20.0])
-def test_swapped_pair_gives_the_inverse_map_after_refinement(rng, inverse):
+@pytest.mark.parametrize("inverse,detail", [(0.0, 0.0), (20.0, 0.0), (0.0, 2.0)])
+def test_swapped_pair_gives_the_inverse_map_after_refinement(rng, inverse, detail):
     a = sample("a", smooth_image(rng, (20, 20, 20), 2))
     b = sample("b", apply_field(a.image, None, smooth_field(rng, (20, 20, 20), 2.0))[0])
-    model, refinement = network(std=5.0), (RefineConfig(steps=6, lr=0.2, scale=2, inverse=inverse), WEIGHTS)
+    config = RefineConfig(steps=6, lr=0.2, scale=2, inverse=inverse, detail_sigma=detail)
+    model, refinement = network(std=5.0), (config, WEIGHTS)
     plain = register_pair(model, a, b, CPU)
     ab, ba = register_pair(model, a, b, CPU, refinement=refinement), register_pair(model, b, a, CPU, refinement=refinement)
     assert np.abs(ab.forward - plain.forward).max() > 0.05  # refinement moved the map

@@ -89,6 +89,17 @@ def test_gaussian_smooth_keeps_mass_and_constants_and_matches_the_variance():
     assert gaussian_smooth(x, 0) is x
 
 
+def test_gaussian_smooth_with_replicated_edges_keeps_constants_and_ramps_up_to_the_border():
+    ramp = torch.arange(15.0).view(1, 1, 15, 1, 1).expand(1, 1, 15, 6, 7).contiguous()
+    x = torch.cat([torch.full_like(ramp, 3.0), ramp], dim=1)
+    y = gaussian_smooth(x, 1.5, border="replicate")
+    torch.testing.assert_close(y[0, 0], x[0, 0])  # zeros past the grid would darken the edges
+    torch.testing.assert_close(y[0, 1, 5:-5], x[0, 1, 5:-5])  # 5 = the kernel's radius
+    assert float((y[0, 1, 0] - x[0, 1, 0]).min()) > 0.3  # the edge value repeated: the ramp bends at the ends
+    with pytest.raises(ValueError, match="border"):
+        gaussian_smooth(x, 1.0, border="reflect")
+
+
 def test_invert_field_of_a_translation_follows_the_damped_iteration():
     c = torch.tensor([1.5, -2.0, 0.25]).view(1, 3, 1, 1, 1)
     u = c.expand(1, 3, 8, 9, 10).clone()

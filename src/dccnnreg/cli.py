@@ -41,12 +41,14 @@ def refine_arguments(p: argparse.ArgumentParser, steps: int = RefineConfig.steps
                    help="weight of the maps' inverse consistency in the refinement objective")
     p.add_argument("--refine-smooth-factor", type=float, default=RefineConfig.smooth_factor,
                    help="the training smoothness weight times this, in the refinement objective")
+    p.add_argument("--refine-detail-sigma", type=float, default=RefineConfig.detail_sigma,
+                   help="> 0: the smoothness term penalises only the maps' detail beyond a Gaussian of this many voxels")
 
 
 def refine_config(a: argparse.Namespace) -> RefineConfig:
     """The :class:`RefineConfig` of parsed :func:`refine_arguments`."""
     return RefineConfig(a.refine_steps, a.refine_lr, a.refine_scale, a.refine_sigma, a.refine_inverse,
-                        a.refine_smooth_factor)
+                        a.refine_smooth_factor, a.refine_detail_sigma)
 
 
 def _samples(table_path):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .transforms import box_mean, compose, jacobian_determinant, paired, warp
+from .transforms import box_mean, compose, gaussian_smooth, jacobian_determinant, paired, warp
 
 Tensor = torch.Tensor
 
@@ -35,6 +35,15 @@ def mse(a: Tensor, b: Tensor) -> Tensor:
 def diffusion(u: Tensor) -> Tensor:
     """Mean squared forward difference of the field (diffusion regulariser), voxel units."""
     return sum((torch.diff(u, dim=d) ** 2).mean() for d in (2, 3, 4)) / 3.0
+
+
+def detail(u: Tensor, sigma: float) -> Tensor:
+    """``u`` ``(B, C, D, H, W)`` less its Gaussian smoothing of ``sigma`` voxels (edge values repeated past the grid):
+    what a smoothness penalty on it penalises is roughness finer than ``sigma``, not a smooth displacement's size.
+    ``sigma`` 0 returns ``u``."""
+    if sigma <= 0:
+        return u
+    return u - gaussian_smooth(u, sigma, border="replicate")
 
 
 def inverse_consistency(u: Tensor, u_inv: Tensor) -> Tensor:
@@ -118,14 +127,17 @@ def registration_loss(
     return _weighted(parts, w)
 
 
-def middle_loss(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, w: LossWeights) -> tuple[Tensor, dict[str, float]]:
+def middle_loss(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, w: LossWeights,
+                detail_sigma: float = 0.0) -> tuple[Tensor, dict[str, float]]:
     """The symmetric objective of refinement, on the half-maps alone (no inverse needed): similarity of both
     images in the middle space, diffusion of both half-maps and their folding penalty, weighted by ``w.sim``,
-    ``w.smooth`` and ``w.jacobian``. Exchanging the images and the paths leaves it unchanged."""
+    ``w.smooth`` and ``w.jacobian``. Exchanging the images and the paths leaves it unchanged. With
+    ``detail_sigma`` > 0 the diffusion is that of the half-maps' detail, their difference from their
+    :func:`~dccnnreg.transforms.gaussian_smooth` of ``detail_sigma`` voxels (:func:`detail`)."""
     m, f = half["psi_m"], half["psi_f"]
     parts = {
         "sim": _similarity(w)(*paired(warp, (moving, m), (fixed, f))),
-        "smooth": 0.5 * (diffusion(m) + diffusion(f)),
+        "smooth": 0.5 * (diffusion(detail(m, detail_sigma)) + diffusion(detail(f, detail_sigma))),
         "jacobian": 0.5 * (negative_jacobian(m) + negative_jacobian(f)),
     }
     return _weighted(parts, w)

@@ -285,11 +285,14 @@ def box_mean(t: Tensor, window: int) -> Tensor:
     return t
 
 
-def gaussian_smooth(x: Tensor, sigma: float) -> Tensor:
+def gaussian_smooth(x: Tensor, sigma: float, border: str = "zeros") -> Tensor:
     """Each channel of ``x`` ``(B, C, D, H, W)`` convolved with a Gaussian of ``sigma`` voxels (truncated at
-    3 sigma, zero outside the grid), as three 1-D passes; ``sigma`` 0 returns ``x``."""
+    3 sigma), as three 1-D passes; past the grid the values are 0 (``border='zeros'``) or the edge's
+    (``'replicate'``). ``sigma`` 0 returns ``x``."""
     if sigma <= 0:
         return x
+    if border not in ("zeros", "replicate"):
+        raise ValueError(f"border must be 'zeros' or 'replicate', got {border!r}")
     r = max(1, int(3 * sigma + 0.5))
     k = torch.exp(-0.5 * (torch.arange(-r, r + 1, device=x.device, dtype=x.dtype) / sigma) ** 2)
     k = k / k.sum()
@@ -299,6 +302,10 @@ def gaussian_smooth(x: Tensor, sigma: float) -> Tensor:
         shape[axis] = 2 * r + 1
         pad = [0, 0, 0]
         pad[axis] = r
+        if border == "replicate":
+            edges = [0] * 6
+            edges[4 - 2 * axis:6 - 2 * axis] = r, r  # F.pad lists the last axis first
+            x, pad = F.pad(x, edges, mode="replicate"), 0
         x = F.conv3d(x, k.view(1, 1, *shape).expand(c, 1, *shape), padding=pad, groups=c)
     return x
 
