@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-from pathlib import Path
 
 import numpy as np
 import torch
-from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.register import register_pair
 from dccnnreg.syn import register_syn
 from dccnnreg.transforms import at_grid_points
 from dccnnreg.world import displacement_mm
+from known_warp_similarity import network_and_refinement, write_result
 from refine_prior import known_warp_pairs
-from real_labelmaps import trained_network
 from scipy import ndimage
 
 CPU = torch.device("cpu")
@@ -47,17 +44,10 @@ def scores(u: np.ndarray, true_forward: np.ndarray, affine: np.ndarray, mask: np
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", required=True, help="bench/real_brain.py's workdir (trained network)")
     p.add_argument("--pairs", type=int, default=4)
     p.add_argument("--no-syn", action="store_true")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--out", required=True)
-    refine_arguments(p, steps=16)
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    model, weights = trained_network(Path(a.workdir))
-    refinement, rows = (refine_config(a), weights), []
+    a, model, refinement = network_and_refinement(p)
+    rows = []
     for pair, (moving, fixed, mask, _, true_forward) in enumerate(known_warp_pairs()[:a.pairs]):
         fields = {"dccnn_lstm": lambda: register_pair(model, moving, fixed, CPU).forward,
                   "dccnn_lstm+refine": lambda: register_pair(model, moving, fixed, CPU, refinement=refinement).forward}
@@ -69,10 +59,7 @@ def main() -> None:
     keys = ("epe_mean_mm", "epe_smooth_mm", "epe_fine_mm", "slope")
     summary = [{"method": m, **{k: float(np.mean([r[k] for r in rows if r["method"] == m])) for k in keys}}
                for m in dict.fromkeys(r["method"] for r in rows)]
-    result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
-              "settings": {k: v for k, v in vars(a).items() if k != "out"}, "summary": summary, "pairs": rows}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    write_result(a, summary, rows)
 
 
 if __name__ == "__main__":

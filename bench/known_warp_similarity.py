@@ -54,8 +54,9 @@ def field_scores(u: np.ndarray, moving: torch.Tensor, clean: torch.Tensor, fixed
             "ncc_loss_clean": float(local_ncc(warp(clean, ut), fixed, window)), "diffusion": float(diffusion(ut))}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def network_and_refinement(p: argparse.ArgumentParser) -> tuple[argparse.Namespace, torch.nn.Module, tuple]:
+    """``p`` with ``--workdir`` (``bench/real_brain.py``'s, trained network), ``--threads``, ``--out`` and the
+    ``--refine-*`` options (16 steps) added, parsed: the arguments, the network and its ``refinement``."""
     p.add_argument("--workdir", required=True, help="bench/real_brain.py's workdir (trained network)")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
@@ -64,7 +65,21 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     model, weights = trained_network(Path(a.workdir))
-    refinement, rows = (refine_config(a), weights), []
+    return a, model, (refine_config(a), weights)
+
+
+def write_result(a: argparse.Namespace, summary: list[dict], rows: list[dict]) -> None:
+    """The JSON at ``a.out``: device, settings (``a`` but ``out``), ``summary`` and the per-pair ``rows``."""
+    result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
+              "settings": {k: v for k, v in vars(a).items() if k != "out"}, "summary": summary, "pairs": rows}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    a, model, refinement = network_and_refinement(
+        argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    rows = []
     for pair, (moving, fixed, mask, _, true_forward) in enumerate(known_warp_pairs()):
         m, f = image_tensor(moving.image, CPU), image_tensor(fixed.image, CPU)
         clean = clean_moving(f, true_forward)
@@ -72,7 +87,7 @@ def main() -> None:
                   "dccnn_lstm+refine": register_pair(model, moving, fixed, CPU, refinement=refinement).forward,
                   "syn": register_syn(moving, fixed, "full").forward}
         for method, u in fields.items():
-            rows.append({"pair": pair, "method": method, **field_scores(u, m, clean, f, weights.ncc_window),
+            rows.append({"pair": pair, "method": method, **field_scores(u, m, clean, f, refinement[1].ncc_window),
                          "epe_mean_mm": endpoint_error_mm(u, true_forward, fixed.affine, mask)["epe_mean_mm"]})
             print(json.dumps(rows[-1]), flush=True)
     keys = ("ncc_loss", "mse", "ncc_loss_clean", "diffusion", "epe_mean_mm")
@@ -81,10 +96,7 @@ def main() -> None:
                 "pairs_more_similar_than_true": sum(r["ncc_loss"] < true_loss[r["pair"]]
                                                     for r in rows if r["method"] == method)}
                for method in fields]
-    result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
-              "settings": {k: v for k, v in vars(a).items() if k != "out"}, "summary": summary, "pairs": rows}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    write_result(a, summary, rows)
 
 
 if __name__ == "__main__":
