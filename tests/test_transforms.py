@@ -100,6 +100,13 @@ def test_gaussian_smooth_with_replicated_edges_keeps_constants_and_ramps_up_to_t
         gaussian_smooth(x, 1.0, border="reflect")
 
 
+@pytest.mark.parametrize("border", ["zeros", "replicate"])
+def test_gaussian_smooth_gradients_are_the_finite_differences_to_second_order(border):
+    x = torch.randn(2, 2, 7, 5, 6, dtype=torch.float64, requires_grad=True)  # each axis shorter than the kernel
+    smooth = lambda t: gaussian_smooth(t, 1.2, border=border)  # noqa: E731
+    assert torch.autograd.gradcheck(smooth, x) and torch.autograd.gradgradcheck(smooth, x)
+
+
 def test_invert_field_of_a_translation_follows_the_damped_iteration():
     c = torch.tensor([1.5, -2.0, 0.25]).view(1, 3, 1, 1, 1)
     u = c.expand(1, 3, 8, 9, 10).clone()

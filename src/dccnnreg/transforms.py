@@ -285,6 +285,22 @@ def box_mean(t: Tensor, window: int) -> Tensor:
     return t
 
 
+class _SymmetricConv(torch.autograd.Function):
+    """Depthwise ``F.conv3d(x, kernel, padding=pad, groups=C)`` for a ``kernel`` ``(C, 1, a, b, c)`` that is
+    symmetric about its centre: its adjoint is the same convolution with padding ``size - 1 - pad`` per axis,
+    which on a CPU runs about twice as fast as torch's generic convolution backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, kernel: Tensor, pad: tuple[int, int, int]) -> Tensor:
+        ctx.kernel, ctx.pad = kernel, pad
+        return F.conv3d(x, kernel, padding=pad, groups=x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        adjoint = tuple(n - 1 - p for n, p in zip(ctx.kernel.shape[2:], ctx.pad))
+        return _SymmetricConv.apply(grad, ctx.kernel, adjoint), None, None
+
+
 def gaussian_smooth(x: Tensor, sigma: float, border: str = "zeros") -> Tensor:
     """Each channel of ``x`` ``(B, C, D, H, W)`` convolved with a Gaussian of ``sigma`` voxels (truncated at
     3 sigma), as three 1-D passes; past the grid the values are 0 (``border='zeros'``) or the edge's
@@ -305,8 +321,8 @@ def gaussian_smooth(x: Tensor, sigma: float, border: str = "zeros") -> Tensor:
         if border == "replicate":
             edges = [0] * 6
             edges[4 - 2 * axis:6 - 2 * axis] = r, r  # F.pad lists the last axis first
-            x, pad = F.pad(x, edges, mode="replicate"), 0
-        x = F.conv3d(x, k.view(1, 1, *shape).expand(c, 1, *shape), padding=pad, groups=c)
+            x, pad = F.pad(x, edges, mode="replicate"), [0, 0, 0]
+        x = _SymmetricConv.apply(x, k.view(1, 1, *shape).expand(c, 1, *shape), tuple(pad))
     return x
 
 
