@@ -9,7 +9,9 @@ and model settings of ``--config``) on ``--train-pairs`` copies, pairing each wi
 each other; all methods are then scored on ``--test-pairs`` other copies: Dice over the 30 standard
 structures, end-point error of the forward field against the known one (mm, inside the brain),
 % non-positive Jacobian, SDlogJ, seconds per pair (refinement apart). ``affine`` is no deformable registration;
-``dccnn_lstm+refine`` is DCCNN-LSTM-Reg with instance optimisation (``--refine-*``).
+``true`` (not run by default) scores the known field itself: the Dice that labels resampled once by the warp
+allow; ``dccnn_lstm+refine`` is DCCNN-LSTM-Reg with instance optimisation (``--refine-*``). The JSON also holds
+each structure's size and mean Dice by method (``dice_per_structure``).
 Training resumes from ``--workdir`` when interrupted.
 """
 
@@ -28,13 +30,14 @@ from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import Sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
-from dccnnreg.known_warps import endpoint_error_mm, make_known_pairs, resample_scan
+from dccnnreg.known_warps import KnownPair, endpoint_error_mm, make_known_pairs, resample_scan
 from dccnnreg.preprocess import normalize_intensity
 from dccnnreg.cli import field_subdivision_argument, refine_arguments, refine_config
 from dccnnreg.refine import refinement
-from dccnnreg.register import register_pair
+from dccnnreg.register import Registration, register_pair
 from dccnnreg.syn import register_syn
 from dccnnreg.train import TrainConfig, train
+from dccnnreg.transforms import invert_field
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_brain"
@@ -53,6 +56,21 @@ def known_warp_study(data: Path, spacing: float, n_train: int, n_test: int, ampl
     rng = np.random.default_rng(seed)
     train_pairs = make_known_pairs(scan, n_train, rng, amplitude_mm)
     return scan, eval_labels, train_pairs, make_known_pairs(scan, n_test, rng, amplitude_mm)
+
+
+def known_answer(pair: KnownPair) -> Registration:
+    """The pair's known forward field (and its grid inverse) scored as a registration: the Dice its twice
+    resampled labels allow."""
+    u = torch.as_tensor(pair.true_forward, dtype=torch.float64)[None]
+    return Registration.from_fields(pair.moving, pair.true_forward, invert_field(u, -u, 50)[0].numpy(), 0.0)
+
+
+def dice_per_structure(per_label: pd.DataFrame, labels: np.ndarray) -> list[dict]:
+    """Each scored structure's voxels in the scan ``labels`` and its mean Dice over the pairs by method, from
+    ``evaluate_pair``'s per-label tables (``per_label``: ``label``, ``dice``, ``method``): where methods differ."""
+    dice = per_label.pivot_table(index="label", columns="method", values="dice", sort=False)
+    return [{"label": int(label), "voxels": int((labels == label).sum()), **row.round(4).to_dict()}
+            for label, row in dice.iterrows()]
 
 
 def main() -> None:
@@ -84,7 +102,8 @@ def main() -> None:
     device = pick_device(a.device)
     mask = scan.labels > 0
 
-    register = {"affine": None, "syn": lambda m: register_syn(m, scan, a.syn_preset, a.seed)}
+    register = {"affine": None, "true": known_answer,
+                "syn": lambda p: register_syn(p.moving, scan, a.syn_preset, a.seed)}
     for method in {m.split("+")[0] for m in a.methods} & set(networks.METHODS):
         settings, schedule = method_settings(method, cfg)
         schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": 0}
@@ -92,19 +111,21 @@ def main() -> None:
                      TrainConfig.from_dict(schedule), device, atlas=scan, progress=True)
         model = checkpoint.load_model(path, device)
         k = a.field_subdivision if method == "dccnn_lstm" else 1
-        register[method] = lambda m, model=model, k=k: register_pair(model, m, scan, device, subdivision=k)
+        register[method] = lambda p, model=model, k=k: register_pair(model, p.moving, scan, device, subdivision=k)
         if f"{method}+refine" in a.methods:
             o = refinement(path, refine_config(a))
-            register[f"{method}+refine"] = lambda m, model=model, o=o, k=k: register_pair(model, m, scan, device,
+            register[f"{method}+refine"] = lambda p, model=model, o=o, k=k: register_pair(model, p.moving, scan, device,
                                                                                         refinement=o, subdivision=k)
 
-    rows = []
+    rows, structures = [], []
     for k, pair in enumerate(test_pairs):
         for method in a.methods:
-            reg = register[method](pair.moving) if register[method] else None
+            reg = register[method](pair) if register[method] else None
             fwd = reg.forward if reg else np.zeros_like(pair.true_forward)
             warped = reg.warped_labels if reg else pair.moving.labels
-            _, summary = evaluate_pair(scan.labels, warped, affine, fwd, reg.inverse if reg else None, mask, eval_labels)
+            per_label, summary = evaluate_pair(scan.labels, warped, affine, fwd, reg.inverse if reg else None, mask,
+                                               eval_labels)
+            structures.append(per_label.assign(method=method))
             rows.append({"pair": k, "method": method, **summary, **endpoint_error_mm(fwd, pair.true_forward, affine, mask),
                          "seconds": reg.seconds if reg else 0.0, "refine_seconds": reg.refine_seconds if reg else 0.0})
             print(f"pair {k} {method:11s} Dice {summary['dice_mean']:.3f} EPE {rows[-1]['epe_mean_mm']:.2f} mm "
@@ -119,6 +140,7 @@ def main() -> None:
         "grid": list(scan.image.shape),
         "summary": table.reset_index().to_dict("records"),
         "pairs": rows,
+        "dice_per_structure": dice_per_structure(pd.concat(structures), scan.labels),
     }
     if "syn" in table.index:
         syn = table.loc["syn"]
@@ -127,7 +149,7 @@ def main() -> None:
             "epe_at_most_syn": bool(r.epe_mean_mm <= syn.epe_mean_mm),
             "no_folding_any_pair": bool(df[df["method"] == m]["folding_pct"].max() == 0),
             "time_fraction_of_syn": float((r.seconds + r.refine_seconds) / syn.seconds),
-        } for m, r in table.iterrows() if m not in ("affine", "syn")}
+        } for m, r in table.iterrows() if m not in ("affine", "true", "syn")}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2))
 
