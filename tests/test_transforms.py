@@ -107,6 +107,16 @@ def test_gaussian_smooth_gradients_are_the_finite_differences_to_second_order(bo
     assert torch.autograd.gradcheck(smooth, x) and torch.autograd.gradgradcheck(smooth, x)
 
 
+def test_gaussian_smooth_gradient_under_autocast_is_the_full_precision_one():
+    x = torch.randn(1, 3, 8, 9, 10, requires_grad=True)
+    weights = torch.randn(1, 3, 8, 9, 10)
+    (exact,) = torch.autograd.grad((gaussian_smooth(x, 1.0) * weights).sum(), x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = gaussian_smooth(x, 1.0)
+    (low,) = torch.autograd.grad((y.float() * weights).sum(), x)
+    torch.testing.assert_close(low, exact, atol=0.05, rtol=0.02)  # bfloat16 keeps ~3 significant digits
+
+
 def test_invert_field_of_a_translation_follows_the_damped_iteration():
     c = torch.tensor([1.5, -2.0, 0.25]).view(1, 3, 1, 1, 1)
     u = c.expand(1, 3, 8, 9, 10).clone()

@@ -293,7 +293,7 @@ class _SymmetricConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, kernel: Tensor, pad: tuple[int, int, int]) -> Tensor:
         ctx.kernel, ctx.pad = kernel, pad
-        return F.conv3d(x, kernel, padding=pad, groups=x.shape[1])
+        return F.conv3d(x, kernel.to(x.dtype), padding=pad, groups=x.shape[1])  # backward runs outside autocast
 
     @staticmethod
     def backward(ctx, grad: Tensor):
