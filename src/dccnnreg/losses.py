@@ -135,7 +135,7 @@ def middle_loss(half: dict[str, Tensor], moving: Tensor, fixed: Tensor, w: LossW
     ``detail_sigma`` > 0 the diffusion is that of the half-maps' detail, their difference from their
     :func:`~dccnnreg.transforms.gaussian_smooth` of ``detail_sigma`` voxels (:func:`detail`)."""
     m, f = half["psi_m"], half["psi_f"]
-    rough_m, rough_f = detail(torch.cat([m, f]), detail_sigma).split(m.shape[0])
+    rough_m, rough_f = detail(torch.cat([m, f]), detail_sigma).split(m.shape[0]) if detail_sigma > 0 else (m, f)
     parts = {
         "sim": _similarity(w)(*paired(warp, (moving, m), (fixed, f))),
         "smooth": 0.5 * (diffusion(rough_m) + diffusion(rough_f)),
