@@ -30,7 +30,8 @@ from dccnnreg.known_warps import endpoint_error_mm
 from dccnnreg.losses import diffusion, local_ncc, mse
 from dccnnreg.register import register_pair
 from dccnnreg.syn import register_syn
-from dccnnreg.transforms import invert_field, warp
+from dccnnreg.transforms import warp
+from real_brain import grid_inverse
 from refine_prior import known_warp_pairs
 from real_labelmaps import trained_network
 
@@ -40,8 +41,7 @@ CPU = torch.device("cpu")
 def clean_moving(fixed: torch.Tensor, true_forward: np.ndarray) -> torch.Tensor:
     """The scan ``fixed`` ``(1, 1, X, Y, Z)`` resampled through the map that ``true_forward`` undoes (its grid
     inverse), without bias field or noise."""
-    u_inv = torch.as_tensor(true_forward, dtype=torch.float64)[None]
-    return warp(fixed, invert_field(u_inv, -u_inv, 50).float())
+    return warp(fixed, grid_inverse(true_forward).float())
 
 
 def field_scores(u: np.ndarray, moving: torch.Tensor, clean: torch.Tensor, fixed: torch.Tensor, window: int

@@ -58,11 +58,17 @@ def known_warp_study(data: Path, spacing: float, n_train: int, n_test: int, ampl
     return scan, eval_labels, train_pairs, make_known_pairs(scan, n_test, rng, amplitude_mm)
 
 
+def grid_inverse(true_forward: np.ndarray) -> torch.Tensor:
+    """The field ``(1, 3, X, Y, Z)`` (float64) that inverts the known forward field ``(3, X, Y, Z)`` on the grid
+    (:func:`~dccnnreg.transforms.invert_field`, 50 iterations from its negative)."""
+    u = torch.as_tensor(true_forward, dtype=torch.float64)[None]
+    return invert_field(u, -u, 50)
+
+
 def known_answer(pair: KnownPair) -> Registration:
-    """The pair's known forward field (and its grid inverse) scored as a registration: the Dice its twice
+    """The pair's known forward field (and its :func:`grid_inverse`) scored as a registration: the Dice its twice
     resampled labels allow."""
-    u = torch.as_tensor(pair.true_forward, dtype=torch.float64)[None]
-    return Registration.from_fields(pair.moving, pair.true_forward, invert_field(u, -u, 50)[0].numpy(), 0.0)
+    return Registration.from_fields(pair.moving, pair.true_forward, grid_inverse(pair.true_forward)[0].numpy(), 0.0)
 
 
 def dice_per_structure(per_label: pd.DataFrame, labels: np.ndarray) -> list[dict]:
