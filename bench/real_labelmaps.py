@@ -77,7 +77,7 @@ def prepare(data: Path, work: Path, atlas: str, subjects: list[str], shape, spac
         o = {k: grid / f"{s}_{k}.nii.gz" for k in ("image", "brain", "mask", "labels")}
         o["affine"] = grid / f"{s}_affine.mat"
         if not o["brain"].exists():
-            affine_preprocess(files[s]["brain_2mm"], tpl["brain"], o, n4=True)  # the .mat is in world space
+            affine_preprocess(files[s]["brain_2mm"], tpl["brain"], o, n4=True, metric="mattes")  # .mat: world space
             labels_to_grid(files[s]["labels"], files[s]["head"], tpl["head"], o["affine"], o["labels"])
             labels_to_grid(files[s]["mask"], files[s]["head"], tpl["head"], o["affine"], o["mask"])
             img, mask = load_volume(o["image"]), load_volume(o["mask"], labels=True)

@@ -48,7 +48,7 @@ def labelmap_cohort(tmp_path_factory):
     cfg["preprocess"].update(n4=False, skull_strip=False, affine_spacing_mm=3.0)  # the default: the grid is too
     # coarse for the affine stage (registering to the 6 mm grid head left 4 of 6 subjects at affine-only Dice 0.19-0.35)
     cfg["methods"] = METHODS
-    cfg["train"].update(steps=60, val_every=30, checkpoint_every=30)
+    cfg["train"].update(steps=150, val_every=50, checkpoint_every=50)
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     rows = [f"real\t{s}\t{files[s]['brain']}\t{files[s]['labels']}\t{split}" for s, split in SPLITS.items()]
     (wd / "config" / "subjects.tsv").write_text("dataset\tsubject\timage\tlabels\tsplit\n" + "\n".join(rows) + "\n")
@@ -98,9 +98,9 @@ def test_atlas_labels_reach_each_real_subject_in_its_own_space_and_back(labelmap
         assert mean_dice(atlas.data, np.rint(back).astype(int)) > 0.9
     qc = pd.read_csv(wd / "results/real/cohort/dccnn_lstm/qc.tsv", sep="\t")
     assert list(qc["subject"]) == list(SPLITS) and (qc["status"] == "ok").all() and (qc["folding_pct"] == 0).all()
-    # the brains closer to the atlas than the affine left them: on average (60 steps, runs differ: one of six
-    # subjects went 0.579 -> 0.559 in one run, the mean 0.553 -> 0.574)
-    assert qc["similarity"].mean() > qc["similarity_affine"].mean()
+    # every brain closer to the atlas than the affine left it (150 steps: +0.022 to +0.058 measured; 60 steps were
+    # too few once the affine aligned brains by their surroundings, the mean 0.578 -> 0.575)
+    assert (qc["similarity"] > qc["similarity_affine"]).all(), qc[["subject", "similarity", "similarity_affine"]]
 
 
 def test_benchmark_scores_the_test_subjects_on_their_brain_structures(labelmap_cohort):

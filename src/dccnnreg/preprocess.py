@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -125,14 +126,67 @@ def n4_shrink_factor(spacing) -> int:
     return max(1, math.ceil(N4_SPACING_MM / min(spacing) - 1e-6))
 
 
-def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, reference_path=None) -> None:
+AFFINE_METRICS = ("GC", "mattes")  # antspyx names: global correlation, Mattes mutual information
+
+
+def metric_mask(mask_path, fixed, margin_mm: float):
+    """Where the affine's metric is evaluated: the template brain mask ``mask_path`` (any grid) grown by ``margin_mm``
+    (skull and scalp around the brain, not the neck or the face), on the grid of ``fixed`` (an ANTsImage)."""
+    ants = _ants()
+    brain = ants.apply_transforms(fixed, ants.image_read(str(mask_path)), [], interpolator="nearestNeighbor").numpy() > 0
+    if not brain.any():
+        raise InputError(f"{mask_path}: the template brain mask has no voxel inside the affine stage's reference")
+    near = ndimage.distance_transform_edt(~brain, sampling=fixed.spacing) <= margin_mm
+    return fixed.new_image_like(near.astype(np.float32))
+
+
+def initial_translation(fixed, moving, mask, out_path, radius_mm: float = 40.0, step_mm: float = 6.0) -> np.ndarray:
+    """Where the masked affine starts (ANTsImages ``fixed``, ``moving``, ``mask`` on ``fixed``'s grid): the translation
+    that correlates ``moving`` best with ``fixed`` inside ``mask``, searched on a ``step_mm`` lattice within
+    ``radius_mm`` of the images' centres of mass aligned (ANTs' own start, which a neck, a face or a field of view
+    below the cerebellum moves off the brain). Written to ``out_path`` (ANTs ``.mat``); returned in mm (ANTs' LPS)."""
+    ants = _ants()
+    coarse = ants.resample_image(fixed, (step_mm,) * 3, use_voxels=False, interp_type=0)
+    inside = np.nonzero(ants.resample_image_to_target(mask, coarse, interp_type="nearestNeighbor").numpy() > 0)
+    r = int(round(radius_mm / step_mm))
+    axes, spacing = np.asarray(coarse.direction), np.asarray(coarse.spacing)
+    start = np.asarray(ants.get_center_of_mass(moving)) - np.asarray(ants.get_center_of_mass(fixed))
+    ants.write_transform(ants.create_ants_transform("AffineTransform", dimension=3, translation=tuple(start)), str(out_path))
+    padded = ants.from_numpy(np.zeros(tuple(np.asarray(coarse.shape) + 2 * r), np.float32), spacing=tuple(spacing),
+                             origin=tuple(np.asarray(coarse.origin) - axes @ (r * spacing)), direction=axes)
+    smooth = ants.smooth_image(moving, step_mm / 2, sigma_in_physical_coordinates=True)
+    shifted = ants.apply_transforms(padded, smooth, [str(out_path)], interpolator="linear").numpy()
+    f = coarse.numpy()[inside]
+    f = (f - f.mean()) / (f.std() + 1e-12)
+    best, shift = -np.inf, np.zeros(3)
+    for offset in np.ndindex(2 * r + 1, 2 * r + 1, 2 * r + 1):
+        m = shifted[inside[0] + offset[0], inside[1] + offset[1], inside[2] + offset[2]]
+        corr = float(((m - m.mean()) * f).mean() / (m.std() + 1e-12))
+        if corr > best:
+            best, shift = corr, np.asarray(offset) - r
+    translation = start + axes @ (shift * spacing)
+    ants.write_transform(ants.create_ants_transform("AffineTransform", dimension=3, translation=tuple(translation)),
+                         str(out_path))
+    return translation
+
+
+def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, reference_path=None,
+                      metric: str = "GC", mask_path=None, mask_margin_mm: float = 20.0) -> None:
     """N4 bias correction, affine registration to the atlas head (or to ``reference_path``, the head at a finer
     spacing, :func:`make_affine_reference`), resampling onto the atlas head's grid.
+
+    ``metric`` is ``GC`` (global correlation: the template and the subject have one contrast, T1) or ``mattes``
+    (mutual information: any contrasts). With ``mask_path`` (the template brain mask) it is evaluated only within
+    :func:`metric_mask` and starts from :func:`initial_translation`: whole heads differ most where the brain is not
+    (neck coverage, the face, a field of view that ends below the cerebellum), and on the whole image 4 of 9 real
+    head anatomies aligned those instead of the brain (``bench/skull_strip_heads.py``).
 
     Writes ``out['image']`` (float32) and ``out['affine']`` (the ANTs ``.mat`` mapping atlas-grid
     points to native space). The image is validated first; a bad file raises
     :class:`~dccnnreg.nifti.InputError` naming it.
     """
+    if metric not in AFFINE_METRICS:
+        raise ValueError(f"affine metric {metric!r}: one of {AFFINE_METRICS}")
     ants = _ants()
     vol = load_volume(image_path)
     img = to_ants(vol.data - vol.data.min(), vol.affine)
@@ -141,8 +195,14 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, r
     grid = ants.image_read(str(atlas_head_path))
     finer = reference_path and str(reference_path) != str(atlas_head_path)  # the workflow passes the head itself
     fixed = ants.image_read(str(reference_path)) if finer else grid         # where the grid is fine enough
-    reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric="mattes",
-                            random_seed=1, aff_random_sampling_rate=0.5)
+    with tempfile.TemporaryDirectory() as tmp:
+        masked = {}
+        if mask_path:
+            masked["mask"] = metric_mask(mask_path, fixed, mask_margin_mm)
+            masked["initial_transform"] = str(Path(tmp) / "start.mat")
+            initial_translation(fixed, img, masked["mask"], masked["initial_transform"])
+        reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric=metric,
+                                random_seed=1, aff_random_sampling_rate=0.5, **masked)
     mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
     Path(out["affine"]).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mat, out["affine"])

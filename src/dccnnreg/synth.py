@@ -57,11 +57,30 @@ T1_MEANS = {
 }
 
 
-def t1_from_labels(labels: np.ndarray, rng: np.random.Generator, spacing_mm: float = 1.0) -> np.ndarray:
+SKULL = 515  # in these maps the shell between the brain's CSF and the scalp (about 10 mm from the brain, 0.4 l)
+
+
+def head_contrast(rng: np.random.Generator, n_labels: int = SKULL + 16) -> np.ndarray:
+    """A cohort's intensity for each label outside the brain (``(n_labels,)``, uniform in [0.05, 1]; the skull
+    dark, [0.05, 0.3], as in every T1 scan): one scanner's contrast, shared by the subjects of a cohort."""
+    lut = rng.uniform(0.05, 1.0, n_labels)
+    lut[SKULL] = rng.uniform(0.05, 0.3)
+    return lut
+
+
+def t1_from_labels(labels: np.ndarray, rng: np.random.Generator, spacing_mm: float = 1.0,
+                   contrast: np.ndarray | None = None) -> np.ndarray:
     """A T1-like head from a FreeSurfer label map ``(X, Y, Z)`` (SynthMorph-style): brain tissues at T1-typical
-    intensities jittered per subject, every other label (vessels, skull, scalp, ...) at a random intensity,
-    then partial-volume blur, a smooth multiplicative bias field and Rician noise. Float32, background 0."""
-    lut = rng.uniform(0.05, 1.0, int(labels.max()) + 1)
+    intensities jittered per subject, every other label (vessels, skull, scalp, ...) at a random intensity (or at
+    the cohort's ``contrast``, :func:`head_contrast`, jittered like the brain's), then partial-volume blur, a smooth
+    multiplicative bias field and Rician noise. Float32, background 0."""
+    count = int(labels.max()) + 1
+    if contrast is None:
+        lut = rng.uniform(0.05, 1.0, count)
+    else:
+        if len(contrast) < count:
+            raise ValueError(f"contrast has {len(contrast)} labels, the map's largest is {count - 1}")
+        lut = np.clip(contrast[:count] + rng.normal(0, 0.03, count), 0.02, 1.0)
     for mean, values in T1_MEANS.items():
         lut[list(values)] = mean + rng.normal(0, 0.03)
     lut[0] = 0.0

@@ -65,6 +65,7 @@ rule affine:
     input:
         image=lambda wc: row(wc)["image"],
         atlas_head=ATLAS["head"],
+        atlas_mask=ATLAS["mask"],
         reference=AFFINE_REFERENCE,
         check=lambda wc: check_paths(wc.dataset, [wc.subject]),
     output:
@@ -72,6 +73,8 @@ rule affine:
         affine="results/{dataset}/preproc/{subject}_affine.mat",
     params:
         n4=config["preprocess"]["n4"],
+        metric=config["preprocess"]["affine_metric"],
+        mask_mm=config["preprocess"]["affine_mask_mm"],
     threads: 2
     resources:
         mem_mb=4000,
