@@ -61,8 +61,9 @@ SKULL = 515  # in these maps the shell between the brain's CSF and the scalp (ab
 
 
 def head_contrast(rng: np.random.Generator, n_labels: int = SKULL + 16) -> np.ndarray:
-    """A cohort's intensity for each label outside the brain (``(n_labels,)``, uniform in [0.05, 1]; the skull
-    dark, [0.05, 0.3], as in every T1 scan): one scanner's contrast, shared by the subjects of a cohort."""
+    """A cohort's intensity for each label (``(n_labels,)``, uniform in [0.05, 1]; the skull dark, [0.05, 0.3], as
+    in every T1 scan; :func:`t1_from_labels` takes those outside the brain): one scanner's contrast, shared by the
+    heads of a cohort."""
     lut = rng.uniform(0.05, 1.0, n_labels)
     lut[SKULL] = rng.uniform(0.05, 0.3)
     return lut
