@@ -133,11 +133,16 @@ def metric_mask(mask_path, fixed, margin_mm: float):
     """Where the affine's metric is evaluated: the template brain mask ``mask_path`` (any grid) grown by ``margin_mm``
     (skull and scalp around the brain, not the neck or the face), on the grid of ``fixed`` (an ANTsImage)."""
     ants = _ants()
-    brain = ants.apply_transforms(fixed, ants.image_read(str(mask_path)), [], interpolator="nearestNeighbor").numpy() > 0
+    brain = ants.resample_image_to_target(ants.image_read(str(mask_path)), fixed, interp_type="nearestNeighbor").numpy() > 0
     if not brain.any():
         raise InputError(f"{mask_path}: the template brain mask has no voxel inside the affine stage's reference")
     near = ndimage.distance_transform_edt(~brain, sampling=fixed.spacing) <= margin_mm
     return fixed.new_image_like(near.astype(np.float32))
+
+
+def translation_transform(translation):
+    """An ANTs affine transform that is the translation ``translation`` (mm, ANTs' LPS)."""
+    return _ants().create_ants_transform("AffineTransform", dimension=3, translation=tuple(translation))
 
 
 def initial_translation(fixed, moving, mask, out_path, radius_mm: float = 40.0, step_mm: float = 6.0) -> np.ndarray:
@@ -151,11 +156,11 @@ def initial_translation(fixed, moving, mask, out_path, radius_mm: float = 40.0, 
     r = int(round(radius_mm / step_mm))
     axes, spacing = np.asarray(coarse.direction), np.asarray(coarse.spacing)
     start = np.asarray(ants.get_center_of_mass(moving)) - np.asarray(ants.get_center_of_mass(fixed))
-    ants.write_transform(ants.create_ants_transform("AffineTransform", dimension=3, translation=tuple(start)), str(out_path))
     padded = ants.from_numpy(np.zeros(tuple(np.asarray(coarse.shape) + 2 * r), np.float32), spacing=tuple(spacing),
                              origin=tuple(np.asarray(coarse.origin) - axes @ (r * spacing)), direction=axes)
     smooth = ants.smooth_image(moving, step_mm / 2, sigma_in_physical_coordinates=True)
-    shifted = ants.apply_transforms(padded, smooth, [str(out_path)], interpolator="linear").numpy()
+    shifted = ants.apply_ants_transform_to_image(translation_transform(start), smooth, padded,
+                                                 interpolation="linear").numpy()
     f = coarse.numpy()[inside]
     f = (f - f.mean()) / (f.std() + 1e-12)
     best, shift = -np.inf, np.zeros(3)
@@ -165,8 +170,7 @@ def initial_translation(fixed, moving, mask, out_path, radius_mm: float = 40.0, 
         if corr > best:
             best, shift = corr, np.asarray(offset) - r
     translation = start + axes @ (shift * spacing)
-    ants.write_transform(ants.create_ants_transform("AffineTransform", dimension=3, translation=tuple(translation)),
-                         str(out_path))
+    ants.write_transform(translation_transform(translation), str(out_path))
     return translation
 
 
