@@ -3,7 +3,7 @@
     python bench/skull_strip_heads.py --out bench/results/skull_strip_heads_cpu.json
 
 Each label map in ``../shared/data/real_labelmaps/`` (whole head, 1 mm, in its own scanner position) becomes a
-raw head (:func:`dccnnreg.synth.t1_from_labels`) with one cohort contrast per ``--contrasts`` seed
+raw head (:func:`dccnnreg.synth.write_labelmap_t1`) with one cohort contrast per ``--contrasts`` seed
 (:func:`~dccnnreg.synth.head_contrast`: the template and every subject from one scanner, each tissue jittered
 per head). The ``--atlas`` subject's head, true brain mask (the 31 scored structures and CSF) and labels are the
 template, on the network grid (``--shape`` x ``--spacing`` mm, :func:`~dccnnreg.preprocess.make_atlas`). Every
@@ -28,28 +28,13 @@ from pathlib import Path
 
 import numpy as np
 from dccnnreg.metrics import dice_per_label
-from dccnnreg.nifti import load_volume, save_volume
+from dccnnreg.nifti import load_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, skull_strip
-from dccnnreg.synth import BRAIN_STRUCTURES, CSF, head_contrast, t1_from_labels
+from dccnnreg.synth import BRAIN_STRUCTURES, head_contrast, write_labelmap_t1
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
 SUBJECTS = [f"subject{k:02d}" for k in range(1, 11)]
-
-
-def write_head(labels_path: Path, contrast: np.ndarray, seed, out: dict) -> None:
-    """A raw T1-like head of ``labels_path`` at its own 1 mm grid and position: ``out['head']``, ``out['mask']``
-    (the true brain mask) and ``out['labels']`` (the scored structures)."""
-    lab = load_volume(labels_path, labels=True)
-    head = t1_from_labels(lab.data, np.random.default_rng(seed), contrast=contrast)
-    save_volume(head, lab.affine, out["head"], np.float32)
-    save_volume(np.isin(lab.data, (*BRAIN_STRUCTURES, CSF)).astype(np.uint8), lab.affine, out["mask"], np.uint8)
-    save_volume(np.where(np.isin(lab.data, BRAIN_STRUCTURES), lab.data, 0), lab.affine, out["labels"], np.int32)
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice of two boolean masks."""
-    return float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
 
 
 AFFINE = {"GC_brain20mm": {"metric": "GC", "mask_margin_mm": 20.0}, "mattes_whole": {"metric": "mattes"}}
@@ -73,11 +58,11 @@ def subject_scores(s: str, heads: dict, atlas: dict, affine: str, work: Path) ->
         times.write_text(json.dumps({"affine_seconds": t1 - t0, "skull_strip_seconds": t2 - t1}))
         labels_to_grid(heads["mask"], heads["head"], atlas["head"], o["affine"], o["true_mask"])
         labels_to_grid(heads["labels"], heads["head"], atlas["head"], o["affine"], o["labels"])
-    est, true = (load_volume(o[k], labels=True).data > 0 for k in ("mask", "true_mask"))
-    tpl_mask = load_volume(atlas["mask"], labels=True).data > 0
+    est, true, tpl_mask = (load_volume(p, labels=True).data > 0 for p in (o["mask"], o["true_mask"], atlas["mask"]))
     lab, tpl_lab = load_volume(o["labels"], labels=True).data, load_volume(atlas["labels"], labels=True).data
-    return {"subject": s, "affine": affine, "mask_dice": dice(est, true), "mask_volume_ratio": float(est.sum() / max(true.sum(), 1)),
-            "affine_mask_dice": dice(true, tpl_mask),
+    return {"subject": s, "affine": affine, "mask_dice": dice_per_label(est, true, [True])[1],
+            "mask_volume_ratio": float(est.sum() / max(true.sum(), 1)),
+            "affine_mask_dice": dice_per_label(true, tpl_mask, [True])[1],
             "affine_structure_dice": float(np.mean(list(dice_per_label(lab, tpl_lab, BRAIN_STRUCTURES).values()))),
             **json.loads(times.read_text())}
 
@@ -90,7 +75,7 @@ def run_contrast(data: Path, work: Path, atlas_name: str, seed: int, shape, spac
     for k, s in enumerate(SUBJECTS):
         heads[s] = {kind: work / f"{s}_native_{kind}.nii.gz" for kind in ("head", "mask", "labels")}
         if not heads[s]["labels"].exists():
-            write_head(data / f"{s}_labels.nii.gz", contrast, [seed, 2, k], heads[s])
+            write_labelmap_t1(data / f"{s}_labels.nii.gz", [seed, 2, k], 1, heads[s], contrast)
     atlas = {k: work / f"atlas_{k}.nii.gz" for k in ("head", "brain", "mask", "labels")}
     if not atlas["labels"].exists():
         h = heads[atlas_name]

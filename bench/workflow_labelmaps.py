@@ -3,7 +3,7 @@
     python bench/workflow_labelmaps.py --out bench/results/workflow_labelmaps_cpu.json
 
 Each label map in ``../shared/data/real_labelmaps/`` becomes a skull-stripped T1-like brain at 2 mm in its own
-scanner position (:func:`dccnnreg.synth.write_labelmap_brain`); the ``--atlas`` subject is the template (brain,
+scanner position (:func:`dccnnreg.synth.write_labelmap_t1`); the ``--atlas`` subject is the template (brain,
 mask, its 31 scored structures). A subject sheet sends the others through Snakemake, as a user's cohort would go:
 N4 and the ANTs affine to the template, a 3 mm network grid, training on the train split with
 ``config/cpu_3mm.yaml``, registration of every subject, and the benchmark of the test subjects against the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from dccnnreg.synth import write_labelmap_brain
+from dccnnreg.synth import write_labelmap_t1
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -42,7 +42,7 @@ def write_cohort(data: Path, work: Path, atlas: str) -> dict:
     for k, s in enumerate([atlas, *SPLITS]):
         files[s] = {key: brains / f"{s}_{key}.nii.gz" for key in ("brain", "mask", "labels")}
         if not all(p.exists() for p in files[s].values()):
-            write_labelmap_brain(data / f"{s}_labels.nii.gz", [k], 2, files[s])
+            write_labelmap_t1(data / f"{s}_labels.nii.gz", [k], 2, files[s])
     rows = [f"real\t{s}\t{files[s]['brain']}\t{files[s]['labels']}\t{split}" for s, split in SPLITS.items()]
     (work / "subjects.tsv").write_text("dataset\tsubject\timage\tlabels\tsplit\n" + "\n".join(rows) + "\n")
     tpl = files[atlas]

@@ -13,7 +13,7 @@ import yaml
 from dccnnreg.metrics import dice_per_label
 from dccnnreg.native import ATLAS_TO_NATIVE, NATIVE_TO_ATLAS, apply_chain, subject_paths
 from dccnnreg.nifti import load_volume
-from dccnnreg.synth import BRAIN_STRUCTURES, write_labelmap_brain
+from dccnnreg.synth import BRAIN_STRUCTURES, write_labelmap_t1
 from tiny_study import ROOT, sheet_config, smk, tiny_config
 
 LABELMAPS = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -32,7 +32,7 @@ def write_brain(subject: str, seed: int, out) -> dict:
     """A skull-stripped T1-like brain of ``subject`` at 2 mm in its own position, its true brain mask and its
     31 scored structures (every other label 0)."""
     files = {k: out / f"{subject}_{k}.nii.gz" for k in ("brain", "mask", "labels")}
-    write_labelmap_brain(LABELMAPS / f"{subject}_labels.nii.gz", [seed], 2, files)
+    write_labelmap_t1(LABELMAPS / f"{subject}_labels.nii.gz", [seed], 2, files)
     return files
 
 

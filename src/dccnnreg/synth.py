@@ -93,16 +93,19 @@ def t1_from_labels(labels: np.ndarray, rng: np.random.Generator, spacing_mm: flo
     return np.sqrt((image + noise[0]) ** 2 + noise[1] ** 2).astype(np.float32)
 
 
-def write_labelmap_brain(labels_path, seed, step: int, out: dict) -> None:
-    """A skull-stripped T1-like brain (:func:`t1_from_labels`) of the whole-head label map ``labels_path``,
-    subsampled ``step`` times along each axis, in the map's own position: writes ``out['brain']`` (float32, 0 outside
-    the brain), ``out['mask']`` (the :data:`BRAIN_STRUCTURES` and :data:`CSF`) and ``out['labels']`` (the
-    structures alone, every other label 0). ``seed`` seeds the intensities (any ``numpy.random.default_rng`` seed)."""
+def write_labelmap_t1(labels_path, seed, step: int, out: dict, contrast: np.ndarray | None = None) -> None:
+    """A T1-like head (:func:`t1_from_labels`, with the cohort's ``contrast`` if given) of the whole-head label map
+    ``labels_path``, subsampled ``step`` times along each axis, in the map's own position: writes ``out['head']``
+    (the raw head) and / or ``out['brain']`` (skull-stripped: 0 outside the brain), whichever ``out`` names, with
+    ``out['mask']`` (the :data:`BRAIN_STRUCTURES` and :data:`CSF`) and ``out['labels']`` (the structures alone,
+    every other label 0). ``seed`` seeds the intensities (any ``numpy.random.default_rng`` seed)."""
     lab = load_volume(labels_path, labels=True)
     labels = lab.data[::step, ::step, ::step]
     affine = lab.affine @ np.diag([step, step, step, 1.0])
     mask = np.isin(labels, (*BRAIN_STRUCTURES, CSF))
-    brain = t1_from_labels(labels, np.random.default_rng(seed), float(step)) * mask
-    save_volume(brain, affine, out["brain"], np.float32)
+    head = t1_from_labels(labels, np.random.default_rng(seed), float(step), contrast)
+    for key, image in (("head", head), ("brain", head * mask)):
+        if key in out:
+            save_volume(image, affine, out[key], np.float32)
     save_volume(mask.astype(np.uint8), affine, out["mask"], np.uint8)
     save_volume(np.where(np.isin(labels, BRAIN_STRUCTURES), labels, 0), affine, out["labels"], np.int32)
