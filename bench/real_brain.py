@@ -90,7 +90,7 @@ def main() -> None:
     p.add_argument("--test-pairs", type=int, default=4)
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     refine_arguments(p, steps=20)  # dccnn_lstm+refine
-    field_subdivision_argument(p)
+    field_subdivision_argument(p, default=1)
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--amplitude-mm", type=float, default=15.0, help="velocity bound; mean displacement is about a fifth")
     p.add_argument("--seed", type=int, default=0)

@@ -137,7 +137,7 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     refine_arguments(p, steps=20)  # dccnn_lstm+refine
-    field_subdivision_argument(p)
+    field_subdivision_argument(p, default=1)
     p.add_argument("--syn-preset", default="full")
     p.add_argument("--device", default="auto")
     a = p.parse_args()

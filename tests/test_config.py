@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dccnnreg import networks
-from dccnnreg.config import LEARNED_METHODS, load_config, method_settings
+from dccnnreg.config import LEARNED_METHODS, field_subdivision, load_config, method_settings
 from dccnnreg.losses import LossWeights
 from dccnnreg.refine import RefineConfig
 from dccnnreg.train import TrainConfig
@@ -91,3 +91,20 @@ def test_an_unknown_key_is_an_error_that_names_it(path):
         section = section[key]
     section[path[-1]] = 1
     assert path[-1] in schema_errors(cfg)
+
+
+@pytest.mark.parametrize("spacing, k", [(1.0, 1), (0.8, 1), (1.5, 2), (2.0, 2), (3.0, 3), (3.0000001, 3), (4.0, 4)])
+def test_auto_field_subdivision_writes_fields_at_1mm_or_finer(spacing, k):
+    assert field_subdivision("auto", spacing) == k
+    assert spacing / k <= 1.0 + 1e-6 and (k == 1 or spacing / (k - 1) > 1.0)
+
+
+def test_a_given_field_subdivision_is_kept_and_a_wrong_one_refused():
+    assert field_subdivision(2, 3.0) == 2 and field_subdivision(1, 3.0) == 1
+    for bad in (0, "3", 2.5, True):
+        with pytest.raises(ValueError, match="field_subdivision"):
+            field_subdivision(bad, 3.0)
+    for value, ok in (("auto", True), (3, True), (0, False), ("fine", False)):
+        cfg = yaml.safe_load(yaml.safe_dump({**CONFIG, **COHORT}))
+        cfg["register"]["field_subdivision"] = value
+        assert (schema_errors(cfg) == "") == ok

@@ -84,3 +84,21 @@ def test_registration_fields_on_a_subdivided_grid_are_written_for_ants(tmp_path)
     assert summary["folding_pct"] == 0 and 0 < summary["inverse_consistency_mm"] < 0.1
     with pytest.raises(ValueError, match="half-maps"):
         register_pair(VoxelMorphNet(VxmConfig(features=[4, 8], int_steps=3)).eval(), moving, fixed, CPU, subdivision=2)
+
+
+def test_the_command_line_writes_fields_at_1mm_or_finer_unless_told(tmp_path, capsys):
+    from dccnnreg import checkpoint
+    from dccnnreg.cli import main
+    from dccnnreg.nifti import save_volume
+
+    moving, fixed = shifted_pair(1.5, (16, 16, 16))
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])  # a 2 mm network grid: auto writes the fields 2x finer, at 1 mm
+    for s in (moving, fixed):
+        save_volume(s.image, affine, tmp_path / f"{s.name}.nii.gz", np.float32)
+    checkpoint.save(tmp_path / "model.pt", network(std=3.0), 0)
+    args = ["register", "--model", str(tmp_path / "model.pt"), "--fixed", str(tmp_path / "fixed.nii.gz"),
+            "--moving", str(tmp_path / "moving.nii.gz")]
+    for extra, shape, spacing in (([], (31, 31, 31), 1.0), (["--field-subdivision", "1"], (16, 16, 16), 2.0)):
+        assert main([*args, "--out-prefix", str(tmp_path / f"k{spacing:g}/m"), *extra]) == 0
+        field, field_affine = read_ants_field(tmp_path / f"k{spacing:g}/m_fwd_warp.nii.gz")
+        assert field.shape[1:] == shape and np.allclose(np.diag(field_affine)[:3], spacing)

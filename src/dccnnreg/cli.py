@@ -8,13 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
+import nibabel as nib
 import pandas as pd
 import torch
 import yaml
 
 from . import checkpoint, distributed, networks
 from .data import load_sample
-from .config import method_settings
+from .config import FIELD_SPACING_MM, field_subdivision, method_settings
 from .device import pick_device
 from .evaluate import evaluate_pair
 from .nifti import InputError, atomic_path, load_volume
@@ -24,10 +25,11 @@ from .train import TrainConfig, train
 from .world import read_ants_field
 
 
-def field_subdivision_argument(p: argparse.ArgumentParser) -> None:
-    """``--field-subdivision`` (config ``register.field_subdivision``)."""
-    p.add_argument("--field-subdivision", type=int, default=1,
-                   help="DCCNN-LSTM-Reg's forward / inverse fields written on a grid this many times finer")
+def field_subdivision_argument(p: argparse.ArgumentParser, default: int | str = "auto") -> None:
+    """``--field-subdivision`` (config ``register.field_subdivision``): a positive integer or ``auto``."""
+    p.add_argument("--field-subdivision", type=lambda s: s if s == "auto" else int(s), default=default,
+                   help="DCCNN-LSTM-Reg's forward / inverse fields written on a grid this many times finer; auto: "
+                        f"fields at {FIELD_SPACING_MM:g} mm or finer (default: %(default)s)")
 
 
 def refine_arguments(p: argparse.ArgumentParser, steps: int = RefineConfig.steps) -> None:
@@ -83,8 +85,9 @@ def cmd_register(a) -> None:
     model = checkpoint.load_model(a.model, device)
     fixed = load_sample("fixed", a.fixed, a.fixed_labels)
     moving = load_sample("moving", a.moving, a.moving_labels)
+    spacing = float(nib.affines.voxel_sizes(fixed.affine).max())
     reg = register_pair(model, moving, fixed, device, a.precision, refinement(a.model, refine_config(a)),
-                        a.field_subdivision)
+                        field_subdivision(a.field_subdivision, spacing))
     for name, path in write_registration(reg, fixed.affine, a.out_prefix).items():
         print(f"{name}\t{path}")
     print(f"seconds\t{reg.seconds:.3f}")

@@ -3,6 +3,7 @@ the learned methods in them. Imports no torch: the workflow's planner uses it.""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -36,3 +37,17 @@ def method_settings(name: str, config: dict) -> tuple[dict, dict]:
     if unknown:
         raise ValueError(f"config section {name!r}: unknown keys {sorted(unknown)} (it holds 'net' and 'loss')")
     return section.get("net", {}), {**config.get("train", {}), "loss": section.get("loss", {})}
+
+
+FIELD_SPACING_MM = 1.0  # field_subdivision "auto": DCCNN-LSTM-Reg's fields written at this spacing or finer
+
+
+def field_subdivision(setting: int | str, spacing_mm: float) -> int:
+    """The subdivision of ``register.field_subdivision`` for a network grid of ``spacing_mm``: an integer as it is;
+    ``"auto"`` the smallest that writes the fields at :data:`FIELD_SPACING_MM` or finer (3 on a 3 mm grid, 1 at
+    1 mm), the resolution of the images they warp."""
+    if setting == "auto":
+        return max(1, math.ceil(spacing_mm / FIELD_SPACING_MM - 1e-6))
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+        raise ValueError(f"field_subdivision must be a positive integer or 'auto', not {setting!r}")
+    return setting

@@ -5,7 +5,7 @@ import os
 import pandas as pd
 
 from dccnnreg.cohort import cohort_sheet, excluded_ids
-from dccnnreg.config import LEARNED_METHODS, method_settings
+from dccnnreg.config import LEARNED_METHODS, field_subdivision, method_settings
 from dccnnreg.nifti import InputError
 from dccnnreg.split import assign_batch
 from snakemake.exceptions import IncompleteCheckpointException
