@@ -86,7 +86,7 @@ def test_registration_fields_on_a_subdivided_grid_are_written_for_ants(tmp_path)
         register_pair(VoxelMorphNet(VxmConfig(features=[4, 8], int_steps=3)).eval(), moving, fixed, CPU, subdivision=2)
 
 
-def test_the_command_line_writes_fields_at_1mm_or_finer_unless_told(tmp_path, capsys):
+def test_the_command_line_writes_fields_at_1mm_or_finer_unless_told(tmp_path):
     from dccnnreg import checkpoint
     from dccnnreg.cli import main
     from dccnnreg.nifti import save_volume
