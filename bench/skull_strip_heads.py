@@ -50,8 +50,7 @@ def subject_scores(s: str, heads: dict, atlas: dict, affine: str, work: Path) ->
         t0 = time.perf_counter()
         setting = AFFINE[affine]
         affine_preprocess(heads["head"], atlas["head"], o, n4=True, metric=setting["metric"],
-                          mask_path=atlas["mask"] if "mask_margin_mm" in setting else None,
-                          mask_margin_mm=setting.get("mask_margin_mm", 0.0))
+                          mask_path=atlas["mask"], mask_margin_mm=setting.get("mask_margin_mm"))
         t1 = time.perf_counter()
         skull_strip(o["image"], atlas["head"], atlas["mask"], o)
         t2 = time.perf_counter()

@@ -175,13 +175,14 @@ def initial_translation(fixed, moving, mask, out_path, radius_mm: float = 40.0, 
 
 
 def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, reference_path=None,
-                      metric: str = "GC", mask_path=None, mask_margin_mm: float = 20.0) -> None:
+                      metric: str = "GC", mask_path=None, mask_margin_mm: float | None = 20.0) -> None:
     """N4 bias correction, affine registration to the atlas head (or to ``reference_path``, the head at a finer
     spacing, :func:`make_affine_reference`), resampling onto the atlas head's grid.
 
     ``metric`` is ``GC`` (global correlation: the template and the subject have one contrast, T1) or ``mattes``
-    (mutual information: any contrasts). With ``mask_path`` (the template brain mask) it is evaluated only within
-    :func:`metric_mask` and starts from :func:`initial_translation`: whole heads differ most where the brain is not
+    (mutual information: any contrasts). With ``mask_path`` (the template brain mask) and a ``mask_margin_mm`` (``None``:
+    the whole image, config ``preprocess.affine_mask_mm: null``) it is evaluated only within :func:`metric_mask` and
+    starts from :func:`initial_translation`: whole heads differ most where the brain is not
     (neck coverage, the face, a field of view that ends below the cerebellum), and on the whole image 4 of 9 real
     head anatomies aligned those instead of the brain (``bench/skull_strip_heads.py``).
 
@@ -201,7 +202,7 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, r
     fixed = ants.image_read(str(reference_path)) if finer else grid         # where the grid is fine enough
     with tempfile.TemporaryDirectory() as tmp:
         masked = {}
-        if mask_path:
+        if mask_path and mask_margin_mm is not None:
             masked["mask"] = metric_mask(mask_path, fixed, mask_margin_mm)
             masked["initial_transform"] = str(Path(tmp) / "start.mat")
             initial_translation(fixed, img, masked["mask"], masked["initial_transform"])

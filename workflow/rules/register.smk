@@ -9,8 +9,8 @@ rule register:
         precision=config["register"]["precision"],
         # refinement's settings only when it runs: with steps 0 they change nothing and rerun nothing
         refine=lambda wc: config["register"]["refine"] if wc.method == "dccnn_lstm" and config["register"]["refine"]["steps"] else None,
-        subdivision=lambda wc: field_subdivision(config["register"]["field_subdivision"], config["grid"]["spacing_mm"])
-        if wc.method == "dccnn_lstm" else 1,
+        subdivision=lambda wc: (field_subdivision(config["register"]["field_subdivision"], config["grid"]["spacing_mm"])
+                                if wc.method == "dccnn_lstm" else 1),
         ids=lambda wc: registration_params(batch_subjects(wc), wc.dataset),
     wildcard_constraints:
         method="|".join(LEARNED),
