@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from conftest import smooth_field, smooth_image, t
+from dccnnreg.data import Sample
 from dccnnreg.evaluate import evaluate_pair, read_field
 from dccnnreg.metrics import inverse_consistency_mm, jacobian_det
 from dccnnreg.model import polish_inverses
-from dccnnreg.register import register_pair, write_registration
+from dccnnreg.register import register_pair, unfolded_maps, write_registration
 from dccnnreg.synth import random_diffeomorphism
 from dccnnreg.transforms import at_grid_points, compose, grid_subdivision, resize_field, subdivided_shape
 from dccnnreg.world import read_ants_field, to_ants
@@ -57,6 +58,25 @@ def test_subdivided_full_maps_are_the_same_maps_with_a_smaller_inverse_error(rng
     ic = {k: inverse_consistency_mm(maps["forward"][0].numpy(), maps["inverse"][0].numpy(), affine, grid_shape=shape)
           for k, maps in (("coarse", coarse), ("fine", fine))}
     assert ic["fine"] < 0.5 * ic["coarse"]
+
+
+@pytest.mark.parametrize("spacing,k,step", [(1.0, 3, True), (3.0, 3, True), (3.0, 1, False), (3.0, 2, False)])
+def test_registered_maps_at_1mm_or_finer_are_closer_to_each_others_inverse_than_the_composed_half_maps(rng, spacing, k,
+                                                                                                      step):
+    affine = np.diag([spacing, spacing, spacing, 1.0])
+    a, b = (Sample(name, smooth_image(rng, (16, 16, 16), 2), None, affine) for name in "ab")
+    model = network(std=50.0)  # sharply bending half-maps
+    with torch.no_grad():
+        composed = unfolded_maps(polish_inverses(model(t(a.image), t(b.image)), subdivision=k))
+    reg, swapped = register_pair(model, a, b, CPU, subdivision=k), register_pair(model, b, a, CPU, subdivision=k)
+    ic = lambda fwd, inv: inverse_consistency_mm(fwd, inv, np.eye(4), grid_shape=(16, 16, 16))
+    before = ic(composed["forward"][0].numpy(), composed["inverse"][0].numpy())
+    assert before > 0.01
+    if step:
+        assert ic(reg.forward, reg.inverse) < 0.75 * before
+    else:  # fields coarser than 1 mm: the composed maps as they are
+        assert np.array_equal(reg.forward, composed["forward"][0].numpy())
+    assert np.array_equal(reg.forward, swapped.inverse) and np.array_equal(reg.inverse, swapped.forward)
 
 
 def test_registration_fields_on_a_subdivided_grid_are_written_for_ants(tmp_path):

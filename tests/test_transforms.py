@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from conftest import smooth_field, smooth_image, t
 from dccnnreg import transforms
 from dccnnreg.transforms import (
-    compose, gaussian_smooth, identity_grid, integrate_sequence, integrate_velocity, invert_field, jacobian_determinant, paired,
-    resize_field, unfold, warp, warp_labels,
+    compose, gaussian_smooth, identity_grid, integrate_sequence, integrate_velocity, invert_field, jacobian_determinant,
+    mutual_inverse_step, paired, resize_field, unfold, warp, warp_labels,
 )
 
 
@@ -132,6 +132,27 @@ def test_invert_field_polishes_an_integrated_inverse(rng):
     before = compose(u, u_inv)[inner].abs().max()
     after = compose(u, invert_field(u, u_inv, 10))[inner].abs().max()
     assert before > 0.01 and after < before / 100
+
+
+def test_two_translations_off_by_a_constant_become_exact_inverses_each_moving_half_way():
+    c, e = torch.tensor([1.5, -2.0, 0.25]).view(1, 3, 1, 1, 1), torch.tensor([0.2, 0.1, -0.4]).view(1, 3, 1, 1, 1)
+    u, v = c.expand(1, 3, 6, 7, 8).clone(), (e - c).expand(1, 3, 6, 7, 8).clone()
+    u2, v2 = mutual_inverse_step(u, v)
+    torch.testing.assert_close(u2, (c - e / 2).expand_as(u), rtol=0, atol=1e-6)
+    torch.testing.assert_close(v2, (e / 2 - c).expand_as(u), rtol=0, atol=1e-6)
+    assert compose(u2, v2).abs().max() < 1e-6 and compose(v2, u2).abs().max() < 1e-6
+
+
+def test_mutual_inverse_step_shrinks_both_residuals_and_exchanges_with_its_inputs(rng):
+    v = t(smooth_field(rng, (24, 24, 24), 4.0, sigma=4))
+    u, u_inv = integrate_velocity(v, 6), integrate_velocity(-v, 1)  # one step: a rough inverse
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4), slice(4, -4))
+    residual = lambda a, b: (compose(a, b)[inner].norm(dim=1).mean(), compose(b, a)[inner].norm(dim=1).mean())
+    a, b = mutual_inverse_step(u, u_inv)
+    for before, after in zip(residual(u, u_inv), residual(a, b)):
+        assert before > 0.02 and after < before / 3  # damping 1 leaves both as they are
+    b2, a2 = mutual_inverse_step(u_inv, u)
+    assert torch.equal(a, a2) and torch.equal(b, b2)
 
 
 def test_integrate_sequence_returns_matching_inverse(rng):
