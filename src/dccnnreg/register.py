@@ -101,9 +101,8 @@ def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, pr
     network's answer for the pair (:func:`~dccnnreg.refine.refine`, fp32), timed as ``refine_seconds``. The
     symmetric network's forward and inverse maps are made once, at the end (:func:`exported_maps`, fp32, with the
     mutual-inverse step where :func:`fine_fields`): refinement carries the inverse paths along without needing them
-    accurate on the way. With ``subdivision``
-    ``k > 1`` they are composed on a grid ``k`` times finer (timed with the refinement when there is one, else with
-    the network): the fields of the :class:`Registration` are on that grid."""
+    accurate on the way. With ``subdivision`` ``k > 1`` they are composed on a grid ``k`` times finer (timed with the
+    refinement when there is one, else with the network): the fields of the :class:`Registration` are on that grid."""
     check_common_grid([fixed, moving])
     refining = refinement is not None and refinement[0].steps > 0
     mutual = fine_fields(fixed.affine, subdivision)
