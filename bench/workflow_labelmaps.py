@@ -10,7 +10,7 @@ N4 and the ANTs affine to the template, a 3 mm network grid, training on the tra
 template's labels for ``affine``, ``syn`` (``full``) and ``dccnn_lstm``. The workflow runs twice in one working
 directory: with ``register.refine.steps: 0`` (the network alone), then with ``config/cpu_3mm.yaml``'s refinement;
 the second run reruns only the stages that refinement's settings reach (listed in the JSON). Each run's
-``report/summary.tsv`` goes to the JSON. A rerun of this script resumes from the working directory.
+``report/summary.tsv`` and ``report/per_subject.tsv`` go to the JSON. A rerun of this script resumes from the working directory.
 """
 
 from __future__ import annotations
@@ -93,9 +93,11 @@ def main() -> None:
     for run, extra in configs.items():
         start = time.perf_counter()
         jobs = snakemake(work, [ROOT / "config" / "config.yaml", work / "cohort.yaml", cpu, extra], a.cores)
-        summary = pd.read_csv(work / "results" / "real" / "report" / "summary.tsv", sep="\t")
+        report = work / "results" / "real" / "report"
+        summary, pairs = (pd.read_csv(report / f, sep="\t") for f in ("summary.tsv", "per_subject.tsv"))
         result[run] = {"jobs_run": jobs, "wall_seconds": time.perf_counter() - start,
-                       "summary": summary.astype(object).where(summary.notna(), None).to_dict(orient="records")}
+                       **{k: t.astype(object).where(t.notna(), None).to_dict(orient="records")
+                          for k, t in (("summary", summary), ("per_subject", pairs))}}
         print(run, jobs, "\n", summary.to_string(), flush=True)
     Path(a.out).write_text(json.dumps(result, indent=1))
 

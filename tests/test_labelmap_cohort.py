@@ -114,3 +114,12 @@ def test_benchmark_scores_the_test_subjects_on_their_brain_structures(labelmap_c
         assert all(len(r) >= 25 for _, r in rows.groupby("subject"))  # at 6 mm a few small ones vanish
     summary = pd.read_csv(wd / "results/real/report/summary.tsv", sep="\t").set_index("method")
     assert summary.loc["dccnn_lstm", "folding_pct"] == 0 and summary.loc["dccnn_lstm", "inverse_consistency_mm"] < 0.1
+    pairs = pd.read_csv(wd / "results/real/report/per_subject.tsv", sep="\t", dtype={"subject": str})
+    assert list(pairs.columns[:2]) == ["method", "subject"]
+    assert list(pairs["method"]) == [m for m in METHODS for _ in tested] and list(pairs["subject"]) == tested * len(METHODS)
+    by_method = pairs.groupby("method")
+    for column in ("inverse_consistency_mm", "folding_pct", "dice_mean"):
+        assert np.allclose(by_method[column].mean().reindex(summary.index), summary[column], atol=1e-4)
+    for column in ("inverse_consistency_mm", "folding_pct"):  # the worst pair's, not the mean
+        assert np.allclose(by_method[column].max().reindex(summary.index), summary[f"{column}_max"], atol=1e-4)
+    assert summary.loc["dccnn_lstm", "inverse_consistency_mm_max"] > summary.loc["dccnn_lstm", "inverse_consistency_mm"]

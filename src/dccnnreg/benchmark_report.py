@@ -18,7 +18,9 @@ def benchmark_report(summaries: list, tables: list, methods: list[str], examples
                      atlas_labels, label_names, dataset: str, out: dict) -> None:
     """Methods side by side on the labelled test pairs (at least one), from the evaluation jobs' ``summaries``
     and per-structure ``tables`` (TSV): ``out['summary']`` (one row per method, in the order
-    of ``methods``), ``out['per_structure']``, ``out['structure_dice']`` (structure x method) and the
+    of ``methods``; means over the pairs, and the worst pair's folding and inverse consistency), ``out['per_subject']``
+    (the pairs' own rows, by method then subject), ``out['per_structure']``, ``out['structure_dice']`` (structure x
+    method) and the
     figures ``out['boxplot']``, ``out['jacobian']``, ``out['overlay']`` of the example subject (the first
     by name), whose registration folders per deformable method are ``examples`` and whose affinely
     aligned brain is ``affine_example``."""
@@ -36,14 +38,21 @@ def benchmark_report(summaries: list, tables: list, methods: list[str], examples
         dice_sd=("dice_mean", "std"),
         hd95_mm=("hd95_mean_mm", "mean"),
         folding_pct=("folding_pct", "mean"),
+        folding_pct_max=("folding_pct", "max"),
         sdlogj=("sdlogj", "mean"),
         inverse_consistency_mm=("inverse_consistency_mm", "mean"),
+        inverse_consistency_mm_max=("inverse_consistency_mm", "max"),
         seconds_per_pair=("seconds", "mean"),
         refine_seconds_per_pair=("refine_seconds", "mean"),
     ).reindex(list(methods))
     logging.info("summary for %s:\n%s", dataset, table.to_string())
     with atomic_path(out["summary"]) as tmp:
         table.reset_index().to_csv(tmp, sep="\t", index=False, float_format="%.5g")
+    order = {m: k for k, m in enumerate(methods)}
+    per_subject = summary.sort_values(["method", "subject"], key=lambda c: c.map(order) if c.name == "method" else c)
+    columns = ["method", "subject", *[c for c in per_subject.columns if c not in ("method", "subject")]]
+    with atomic_path(out["per_subject"]) as tmp:
+        per_subject[columns].to_csv(tmp, sep="\t", index=False, float_format="%.5g")
     structures = per_structure.pivot_table(index="name", columns="method", values="dice", aggfunc="mean")
     with atomic_path(out["structure_dice"]) as tmp:
         structures.reindex(columns=list(methods)).to_csv(tmp, sep="\t", float_format="%.4f")

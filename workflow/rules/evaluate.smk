@@ -34,6 +34,8 @@ rule dataset_report:
     output:
         summary=report("results/{dataset}/report/summary.tsv", caption="../report/summary.rst",
                        category="{dataset}", subcategory="Benchmark"),
+        per_subject=report("results/{dataset}/report/per_subject.tsv", caption="../report/per_subject.rst",
+                           category="{dataset}", subcategory="Benchmark"),
         per_structure=report("results/{dataset}/report/per_structure.tsv", caption="../report/per_structure.rst",
                              category="{dataset}", subcategory="Benchmark"),
         structure_dice=report("results/{dataset}/report/dice_by_structure.tsv", caption="../report/dice_by_structure.rst",
