@@ -10,7 +10,8 @@ N4 and the ANTs affine to the template, a 3 mm network grid, training on the tra
 template's labels for ``affine``, ``syn`` (``full``) and ``dccnn_lstm``. The workflow runs twice in one working
 directory: with ``register.refine.steps: 0`` (the network alone), then with ``config/cpu_3mm.yaml``'s refinement;
 the second run reruns only the stages that refinement's settings reach (listed in the JSON). Each run's
-``report/summary.tsv`` and ``report/per_subject.tsv`` go to the JSON. A rerun of this script resumes from the working directory.
+``report/summary.tsv`` and ``report/per_subject.tsv`` go to the JSON. A rerun of this script resumes from the
+working directory.
 """
 
 from __future__ import annotations

@@ -20,10 +20,9 @@ def benchmark_report(summaries: list, tables: list, methods: list[str], examples
     and per-structure ``tables`` (TSV): ``out['summary']`` (one row per method, in the order
     of ``methods``; means over the pairs, and the worst pair's folding and inverse consistency), ``out['per_subject']``
     (the pairs' own rows, by method then subject), ``out['per_structure']``, ``out['structure_dice']`` (structure x
-    method) and the
-    figures ``out['boxplot']``, ``out['jacobian']``, ``out['overlay']`` of the example subject (the first
-    by name), whose registration folders per deformable method are ``examples`` and whose affinely
-    aligned brain is ``affine_example``."""
+    method) and the figures ``out['boxplot']``, ``out['jacobian']``, ``out['overlay']`` of the example subject (the
+    first by name), whose registration folders per deformable method are ``examples`` and whose affinely aligned brain
+    is ``affine_example``."""
     if not summaries:
         raise InputError(f"dataset {dataset}: no labelled test subject passed its input checks, nothing to benchmark")
     summary = pd.concat([pd.read_csv(p, sep="\t", dtype={"subject": str}) for p in summaries], ignore_index=True)

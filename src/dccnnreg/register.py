@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from . import layout
-from .config import FIELD_SPACING_MM
+from .config import field_subdivision
 from .data import Sample, check_common_grid, image_tensor
 from .device import autocast
 from .losses import LossWeights
@@ -74,7 +74,7 @@ def unfolded_maps(maps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def exported_maps(half: dict[str, torch.Tensor], subdivision: int = 1, mutual: bool = True) -> dict[str, torch.Tensor]:
+def exported_maps(half: dict[str, torch.Tensor], subdivision: int, mutual: bool) -> dict[str, torch.Tensor]:
     """The forward and inverse maps a registration writes, from the symmetric network's (or refinement's) half-maps
     ``half``: composed with polished inverse paths (:func:`~dccnnreg.model.polish_inverses`, ``subdivision``), with
     ``mutual`` drawn one step towards each other's inverse (:func:`~dccnnreg.transforms.mutual_inverse_step`), then
@@ -86,11 +86,11 @@ def exported_maps(half: dict[str, torch.Tensor], subdivision: int = 1, mutual: b
 
 
 def fine_fields(affine: np.ndarray, subdivision: int) -> bool:
-    """Whether fields ``subdivision`` times finer than the grid of ``affine`` are at
-    :data:`~dccnnreg.config.FIELD_SPACING_MM` or finer: there :func:`exported_maps` takes the mutual-inverse step (real
-    inter-subject pairs, fields at 1 mm: inverse consistency 0.094 -> 0.064 mm, Dice -0.002; at 3 mm 0.38 -> 0.26 mm
-    but Dice -0.008, ``README.md``)."""
-    return float(nib.affines.voxel_sizes(affine).max()) / subdivision <= FIELD_SPACING_MM + 1e-6
+    """Whether fields ``subdivision`` times finer than the grid of ``affine`` are as fine as ``field_subdivision:
+    auto`` makes them (:func:`~dccnnreg.config.field_subdivision`): there :func:`exported_maps` takes the mutual-inverse
+    step (real inter-subject pairs, fields at 1 mm: inverse consistency 0.094 -> 0.064 mm, Dice -0.002; at 3 mm
+    0.38 -> 0.26 mm but Dice -0.008, ``README.md``)."""
+    return subdivision >= field_subdivision("auto", float(nib.affines.voxel_sizes(affine).max()))
 
 
 def register_pair(model: DCCNNLSTMReg, moving: Sample, fixed: Sample, device, precision: str = "fp32",
