@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from dccnnreg import checkpoint, networks
-from dccnnreg.config import load_config, method_settings
+from dccnnreg.config import field_subdivision, load_config, method_settings
 from dccnnreg.data import Sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
@@ -116,7 +116,7 @@ def main() -> None:
         path = train([t.moving for t in train_pairs], Path(a.workdir) / method, networks.model_config(method, settings),
                      TrainConfig.from_dict(schedule), device, atlas=scan, progress=True)
         model = checkpoint.load_model(path, device)
-        k = a.field_subdivision if method == "dccnn_lstm" else 1
+        k = field_subdivision(a.field_subdivision, a.spacing) if method == "dccnn_lstm" else 1
         register[method] = lambda p, model=model, k=k: register_pair(model, p.moving, scan, device, subdivision=k)
         if f"{method}+refine" in a.methods:
             o = refinement(path, refine_config(a))

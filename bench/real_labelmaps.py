@@ -27,11 +27,12 @@ import platform
 from pathlib import Path
 
 import ants
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import torch
 from dccnnreg import checkpoint, networks
-from dccnnreg.config import load_config, method_settings
+from dccnnreg.config import field_subdivision, load_config, method_settings
 from dccnnreg.data import load_sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
@@ -144,6 +145,7 @@ def main() -> None:
     files, work = prepared_study(a), Path(a.workdir)
     sample = lambda s: load_sample(s, files[s]["brain"], files[s]["labels"])
     atlas = sample("atlas")
+    spacing = float(nib.affines.voxel_sizes(atlas.affine).max())
     device = pick_device(a.device)
     cfg = load_config(*a.config)
     refine = refine_config(a)
@@ -156,7 +158,7 @@ def main() -> None:
                      TrainConfig.from_dict(schedule), device, atlas=atlas, val_set=[sample(s) for s in a.val], progress=True)
         curves[method] = learning_curve(work / method / "metrics.tsv")
         model = checkpoint.load_model(path, device)
-        k = a.field_subdivision if method == "dccnn_lstm" else 1
+        k = field_subdivision(a.field_subdivision, spacing) if method == "dccnn_lstm" else 1
         register[method] = lambda m, f, model=model, k=k: register_pair(model, m, f, device, subdivision=k)
         if f"{method}+refine" in a.methods:
             o = refinement(path, refine)

@@ -238,7 +238,8 @@ def mutual_inverse_step(u: Tensor, v: Tensor, damping: float = 0.5) -> tuple[Ten
     ``I - damping (J + J^-1)`` (``J`` the Jacobian of ``phi_u``): with 0.5 it vanishes to first order where the
     maps are locally translations (two translations off by a constant become exact inverses) and shrinks where
     they stretch by between 0.27 and 3.7."""
-    return u - damping * compose(v, u), v - damping * compose(u, v)
+    vu, uv = paired(compose, (v, u), (u, v))
+    return u - damping * vu, v - damping * uv
 
 
 def unfold(u: Tensor, passes: int = 10) -> tuple[Tensor, int, int]:
