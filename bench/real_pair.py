@@ -1,0 +1,136 @@
+"""Real T1 images of two different people: the one labelled real inter-subject pair in ``../shared/data/``.
+
+    python bench/real_pair.py --config config/config.yaml config/demo.yaml config/cpu_3mm.yaml \
+        --out bench/results/real_pair_cpu.json
+
+The labelled real brain of ``real_brain/`` (FreeSurfer aseg) and OASIS subject A of ``oasis_aligned/`` (its seg35
+segmentation, renumbered to aseg by :func:`dccnnreg.labels.aseg_from_seg35`) are registered both ways at ``--spacing`` mm; the learned
+methods train, unsupervised, on the four unlabelled OASIS brains B-E (subject-to-subject pairs). All six are
+skull-stripped and affinely aligned on one 1 mm grid already, so the affine method is the identity. Scored on the
+29 structures of ``real_brain/eval_labels.npz`` that seg35 has (all but CSF): Dice, HD95, % non-positive Jacobian, SDlogJ, inverse consistency
+and seconds per pair (refinement apart), for affine, SyN (``--syn-preset``), DCCNN-LSTM-Reg alone and refined
+(``--refine-*``), each in one run on one machine. Unlike ``bench/real_labelmaps.py`` (T1-like images made from label
+maps), these are scanner intensities with their own texture and contrast. Trained models are kept in ``--workdir``;
+a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import torch
+from dccnnreg import checkpoint, networks
+from dccnnreg.cli import field_subdivision_argument, refine_arguments, refine_config
+from dccnnreg.config import field_subdivision, load_config, method_settings
+from dccnnreg.data import Sample
+from dccnnreg.device import pick_device
+from dccnnreg.evaluate import evaluate_pair
+from dccnnreg.known_warps import resample_scan
+from dccnnreg.labels import SEG35_TO_ASEG, aseg_from_seg35
+from dccnnreg.preprocess import normalize_intensity
+from dccnnreg.refine import refinement
+from dccnnreg.register import register_pair
+from dccnnreg.syn import register_syn
+from dccnnreg.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+UNLABELLED = ("subjB", "subjC", "subjD", "subjE")
+
+
+def real_subjects(data: Path, spacing: float) -> tuple[dict[str, Sample], list[int]]:
+    """The six real brains at ``spacing`` mm (``real`` and ``subjA`` labelled in aseg numbering, B-E unlabelled) and
+    the scored structures: those of ``eval_labels.npz`` that seg35 has."""
+    missing = [p for p in (data / "real_brain", data / "oasis_aligned") if not p.is_dir()]
+    if missing:
+        raise SystemExit(f"real brain data not found: {missing} (see shared/data/*/README.md)")
+    npz = np.load(data / "real_brain" / "oasis_subject_vol_seg.npz")
+    volumes = {"real": (npz["vol"], npz["seg"])}
+    oasis = data / "oasis_aligned"
+    for name in ("subjA", *UNLABELLED):
+        image = np.asarray(nib.load(oasis / f"{name}_brain.nii.gz").dataobj, np.float32)
+        labels = (aseg_from_seg35(np.asarray(nib.load(oasis / "subjA_seg35.nii.gz").dataobj, np.int32))
+                  if name == "subjA" else np.zeros(image.shape, np.int32))
+        if image.shape != npz["vol"].shape:
+            raise SystemExit(f"{oasis / name}_brain.nii.gz: shape {image.shape}, expected {npz['vol'].shape}")
+        volumes[name] = (image, labels)
+    subjects = {}
+    for name, (image, labels) in volumes.items():
+        img, lab, affine = resample_scan(image, labels, 1.0, spacing)  # one array grid: the README's identity
+        subjects[name] = Sample(name, normalize_intensity(img), lab if lab.any() else None, affine)
+    scored = [int(x) for x in np.load(data / "real_brain" / "eval_labels.npz")["labels"]]
+    return subjects, [k for k in scored if k in SEG35_TO_ASEG.values()]  # seg35 has no CSF (24)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(SHARED))
+    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
+                   help="workflow config files, merged in order (default: the demo's settings)")
+    p.add_argument("--methods", nargs="+", default=["affine", "syn", "dccnn_lstm", "dccnn_lstm+refine"])
+    p.add_argument("--spacing", type=float, default=3.0, help="mm; the brains are 1 mm")
+    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
+    refine_arguments(p, steps=16)
+    field_subdivision_argument(p)
+    p.add_argument("--syn-preset", default="full")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "real_pair"))
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    subjects, scored = real_subjects(Path(a.data), a.spacing)
+    cfg, device = load_config(*a.config), pick_device(a.device)
+
+    register = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed)}
+    for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.METHODS)):
+        settings, schedule = method_settings(method, cfg)
+        schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": 0}
+        path = train([subjects[s] for s in UNLABELLED], Path(a.workdir) / method, networks.model_config(method, settings),
+                     TrainConfig.from_dict(schedule), device, progress=True)
+        model = checkpoint.load_model(path, device)
+        k = field_subdivision(a.field_subdivision, a.spacing) if method == "dccnn_lstm" else 1
+        register[method] = lambda m, f, model=model, k=k: register_pair(model, m, f, device, subdivision=k)
+        if f"{method}+refine" in a.methods:
+            o = refinement(path, refine_config(a))
+            register[f"{method}+refine"] = lambda m, f, model=model, o=o, k=k: register_pair(model, m, f, device,
+                                                                                           refinement=o, subdivision=k)
+
+    rows = []
+    for moving, fixed in (("subjA", "real"), ("real", "subjA")):
+        m, f = subjects[moving], subjects[fixed]
+        for method in a.methods:
+            reg = register[method](m, f) if register[method] else None
+            identity = np.zeros((3, *f.image.shape), np.float32)
+            _, summary = evaluate_pair(f.labels, reg.warped_labels if reg else m.labels, f.affine,
+                                       reg.forward if reg else identity, reg.inverse if reg else identity,
+                                       f.labels > 0, scored)
+            rows.append({"moving": moving, "fixed": fixed, "method": method, **summary,
+                         "seconds": reg.seconds if reg else 0.0, "refine_seconds": reg.refine_seconds if reg else 0.0})
+            print(f"{moving} -> {fixed} {method:17s} Dice {summary['dice_mean']:.3f} IC "
+                  f"{summary.get('inverse_consistency_mm', 0.0):.3f} mm folding {summary['folding_pct']:.4f}%", flush=True)
+    df = pd.DataFrame(rows)
+    table = df.groupby("method", sort=False).mean(numeric_only=True)
+    print(table.to_string(float_format=lambda x: f"{x:.4g}"))
+    result = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()}), "
+                  f"{torch.get_num_threads()} threads",
+        "settings": {k: v for k, v in vars(a).items() if k not in ("data", "workdir", "out")},
+        "grid": list(subjects["real"].image.shape),
+        "summary": table.reset_index().to_dict("records"),
+        "pairs": rows,
+    }
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
