@@ -79,6 +79,28 @@ def dice_per_structure(per_label: pd.DataFrame, labels: np.ndarray) -> list[dict
             for label, row in dice.iterrows()]
 
 
+def learned_methods(a: argparse.Namespace, cfg: dict, train_set: list[Sample], device, spacing: float,
+                    val_every: int = 0, **train_options) -> dict:
+    """Each learned method of ``a.methods`` (with ``+refine``: also refined by ``a``'s ``--refine-*``) trained, or
+    resumed, on ``train_set`` in ``a.workdir``/method with ``cfg``'s schedule (``a.steps`` overriding its length,
+    validation every ``val_every`` steps; ``train_options``: ``atlas``, ``val_set``), as ``method -> register(moving,
+    fixed)``. DCCNN-LSTM-Reg writes its fields ``a.field_subdivision`` finer than the grid of ``spacing`` mm."""
+    register = {}
+    for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.METHODS)):
+        settings, schedule = method_settings(method, cfg)
+        schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": val_every}
+        path = train(train_set, Path(a.workdir) / method, networks.model_config(method, settings),
+                     TrainConfig.from_dict(schedule), device, progress=True, **train_options)
+        model = checkpoint.load_model(path, device)
+        k = field_subdivision(a.field_subdivision, spacing) if method == "dccnn_lstm" else 1
+        register[method] = lambda m, f, model=model, k=k: register_pair(model, m, f, device, subdivision=k)
+        if f"{method}+refine" in a.methods:
+            o = refinement(path, refine_config(a))
+            register[f"{method}+refine"] = lambda m, f, model=model, o=o, k=k: register_pair(model, m, f, device,
+                                                                                           refinement=o, subdivision=k)
+    return register
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DATA))
@@ -110,18 +132,8 @@ def main() -> None:
 
     register = {"affine": None, "true": known_answer,
                 "syn": lambda p: register_syn(p.moving, scan, a.syn_preset, a.seed)}
-    for method in {m.split("+")[0] for m in a.methods} & set(networks.METHODS):
-        settings, schedule = method_settings(method, cfg)
-        schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": 0}
-        path = train([t.moving for t in train_pairs], Path(a.workdir) / method, networks.model_config(method, settings),
-                     TrainConfig.from_dict(schedule), device, atlas=scan, progress=True)
-        model = checkpoint.load_model(path, device)
-        k = field_subdivision(a.field_subdivision, a.spacing) if method == "dccnn_lstm" else 1
-        register[method] = lambda p, model=model, k=k: register_pair(model, p.moving, scan, device, subdivision=k)
-        if f"{method}+refine" in a.methods:
-            o = refinement(path, refine_config(a))
-            register[f"{method}+refine"] = lambda p, model=model, o=o, k=k: register_pair(model, p.moving, scan, device,
-                                                                                        refinement=o, subdivision=k)
+    learned = learned_methods(a, cfg, [t.moving for t in train_pairs], device, a.spacing, atlas=scan)
+    register.update({m: (lambda p, fn=fn: fn(p.moving, scan)) for m, fn in learned.items()})
 
     rows, structures = [], []
     for k, pair in enumerate(test_pairs):

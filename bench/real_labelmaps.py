@@ -32,19 +32,17 @@ import numpy as np
 import pandas as pd
 import torch
 from dccnnreg import checkpoint, networks
-from dccnnreg.config import field_subdivision, load_config, method_settings
+from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import load_sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity
-from dccnnreg.cli import field_subdivision_argument, refine_arguments, refine_config
-from dccnnreg.refine import refinement
-from dccnnreg.register import register_pair
+from dccnnreg.cli import field_subdivision_argument, refine_arguments
 from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
 from dccnnreg.syn import register_syn
-from dccnnreg.train import TrainConfig, train
 from dccnnreg.world import to_ants
+from real_brain import learned_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -148,22 +146,11 @@ def main() -> None:
     spacing = float(nib.affines.voxel_sizes(atlas.affine).max())
     device = pick_device(a.device)
     cfg = load_config(*a.config)
-    refine = refine_config(a)
 
-    register, curves = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed)}, {}
-    for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.METHODS)):
-        settings, schedule = method_settings(method, cfg)
-        schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": a.val_every}
-        path = train([sample(s) for s in a.train], work / method, networks.model_config(method, settings),
-                     TrainConfig.from_dict(schedule), device, atlas=atlas, val_set=[sample(s) for s in a.val], progress=True)
-        curves[method] = learning_curve(work / method / "metrics.tsv")
-        model = checkpoint.load_model(path, device)
-        k = field_subdivision(a.field_subdivision, spacing) if method == "dccnn_lstm" else 1
-        register[method] = lambda m, f, model=model, k=k: register_pair(model, m, f, device, subdivision=k)
-        if f"{method}+refine" in a.methods:
-            o = refinement(path, refine)
-            register[f"{method}+refine"] = lambda m, f, model=model, o=o, k=k: register_pair(model, m, f, device,
-                                                                                           refinement=o, subdivision=k)
+    register = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed),
+                **learned_methods(a, cfg, [sample(s) for s in a.train], device, spacing, a.val_every, atlas=atlas,
+                                  val_set=[sample(s) for s in a.val])}
+    curves = {m: learning_curve(work / m / "metrics.tsv") for m in register if m in networks.METHODS}
 
     rows = []
     for mov_name, fix_name in itertools.combinations(a.test, 2):

@@ -25,19 +25,16 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import torch
-from dccnnreg import checkpoint, networks
-from dccnnreg.cli import field_subdivision_argument, refine_arguments, refine_config
-from dccnnreg.config import field_subdivision, load_config, method_settings
+from dccnnreg.cli import field_subdivision_argument, refine_arguments
+from dccnnreg.config import load_config
 from dccnnreg.data import Sample
 from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import resample_scan
 from dccnnreg.labels import SEG35_TO_ASEG, aseg_from_seg35
 from dccnnreg.preprocess import normalize_intensity
-from dccnnreg.refine import refinement
-from dccnnreg.register import register_pair
 from dccnnreg.syn import register_syn
-from dccnnreg.train import TrainConfig, train
+from real_brain import learned_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -90,33 +87,20 @@ def main() -> None:
     subjects, scored = real_subjects(Path(a.data), a.spacing)
     cfg, device = load_config(*a.config), pick_device(a.device)
 
-    register = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed)}
-    for method in sorted({m.split("+")[0] for m in a.methods} & set(networks.METHODS)):
-        settings, schedule = method_settings(method, cfg)
-        schedule = {**schedule, **({"steps": a.steps} if a.steps else {}), "val_every": 0}
-        path = train([subjects[s] for s in UNLABELLED], Path(a.workdir) / method, networks.model_config(method, settings),
-                     TrainConfig.from_dict(schedule), device, progress=True)
-        model = checkpoint.load_model(path, device)
-        k = field_subdivision(a.field_subdivision, a.spacing) if method == "dccnn_lstm" else 1
-        register[method] = lambda m, f, model=model, k=k: register_pair(model, m, f, device, subdivision=k)
-        if f"{method}+refine" in a.methods:
-            o = refinement(path, refine_config(a))
-            register[f"{method}+refine"] = lambda m, f, model=model, o=o, k=k: register_pair(model, m, f, device,
-                                                                                           refinement=o, subdivision=k)
+    register = {"affine": None, "syn": lambda m, f: register_syn(m, f, a.syn_preset, a.seed),
+                **learned_methods(a, cfg, [subjects[s] for s in UNLABELLED], device, a.spacing)}
 
     rows = []
     for moving, fixed in (("subjA", "real"), ("real", "subjA")):
         m, f = subjects[moving], subjects[fixed]
         for method in a.methods:
             reg = register[method](m, f) if register[method] else None
-            identity = np.zeros((3, *f.image.shape), np.float32)
             _, summary = evaluate_pair(f.labels, reg.warped_labels if reg else m.labels, f.affine,
-                                       reg.forward if reg else identity, reg.inverse if reg else identity,
-                                       f.labels > 0, scored)
+                                       reg.forward if reg else None, reg.inverse if reg else None, f.labels > 0, scored)
             rows.append({"moving": moving, "fixed": fixed, "method": method, **summary,
                          "seconds": reg.seconds if reg else 0.0, "refine_seconds": reg.refine_seconds if reg else 0.0})
             print(f"{moving} -> {fixed} {method:17s} Dice {summary['dice_mean']:.3f} IC "
-                  f"{summary.get('inverse_consistency_mm', 0.0):.3f} mm folding {summary['folding_pct']:.4f}%", flush=True)
+                  f"{summary['inverse_consistency_mm']:.3f} mm folding {summary['folding_pct']:.4f}%", flush=True)
     df = pd.DataFrame(rows)
     table = df.groupby("method", sort=False).mean(numeric_only=True)
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
