@@ -1,10 +1,12 @@
 """The affine stage aligns brains, not heads: its metric is evaluated around the template brain only."""
 
+import tempfile
+
 import numpy as np
 import pytest
 
 from dccnnreg.nifti import load_volume, save_volume
-from dccnnreg.preprocess import affine_preprocess, initial_translation, labels_to_grid, metric_mask
+from dccnnreg.preprocess import affine_preprocess, initial_translation, labels_to_grid, metric_mask, skull_strip
 from dccnnreg.world import to_ants
 
 ants = pytest.importorskip("ants")
@@ -85,3 +87,18 @@ def test_a_shifted_head_with_another_neck_is_aligned_by_its_brain(tmp_path):
 
 def test_no_margin_means_the_whole_head_as_before(tmp_path):
     assert brain_dice_after_affine(tmp_path, None) < 0.5  # config affine_mask_mm: null; the neck wins
+
+
+def test_the_ants_stages_leave_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """ANTs writes its transforms under a /tmp prefix unless told where: a cohort would leave files on every node."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    paths = write_heads(tmp_path)
+    aligned = {"image": tmp_path / "aligned.nii.gz", "affine": tmp_path / "affine.mat"}
+    affine_preprocess(paths["subject"], paths["template"], aligned, n4=False, mask_path=paths["template_mask"],
+                      mask_margin_mm=10.0)
+    stripped = {"brain": tmp_path / "brain.nii.gz", "mask": tmp_path / "mask.nii.gz"}
+    skull_strip(aligned["image"], paths["template"], paths["template_mask"], stripped)
+    assert all(p.exists() for p in (*aligned.values(), *stripped.values()))
+    assert sorted(p.name for p in scratch.iterdir()) == []

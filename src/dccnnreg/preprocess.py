@@ -207,11 +207,11 @@ def affine_preprocess(image_path, atlas_head_path, out: dict, n4: bool = True, r
             masked["initial_transform"] = str(Path(tmp) / "start.mat")
             initial_translation(fixed, img, masked["mask"], masked["initial_transform"])
         reg = ants.registration(fixed=fixed, moving=img, type_of_transform="Affine", aff_metric=metric,
-                                random_seed=1, aff_random_sampling_rate=0.5, **masked)
-    mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
-    Path(out["affine"]).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(mat, out["affine"])
-    data, affine = from_ants(ants.apply_transforms(grid, img, [mat], interpolator="linear"))
+                                random_seed=1, aff_random_sampling_rate=0.5, outprefix=f"{tmp}/affine_", **masked)
+        mat = [t for t in reg["fwdtransforms"] if t.endswith(".mat")][0]
+        Path(out["affine"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mat, out["affine"])
+        data, affine = from_ants(ants.apply_transforms(grid, img, [mat], interpolator="linear"))
     save_volume(data, affine, out["image"], np.float32)
 
 
@@ -274,10 +274,11 @@ def skull_strip(image_path, atlas_head_path, atlas_mask_path, out: dict, enabled
     if enabled:
         fixed = ants.image_read(str(image_path))
         moving = ants.image_read(str(atlas_head_path))
-        reg = ants.registration(fixed=fixed, moving=moving, type_of_transform="SyNOnly",
-                                reg_iterations=(40, 20, 0), random_seed=1, syn_metric="CC", syn_sampling=2)
-        warped = ants.apply_transforms(fixed, ants.image_read(str(atlas_mask_path)), reg["fwdtransforms"],
-                                       interpolator="linear")
+        with tempfile.TemporaryDirectory() as tmp:  # ANTs' own default is a file prefix in /tmp, never removed
+            reg = ants.registration(fixed=fixed, moving=moving, type_of_transform="SyNOnly", reg_iterations=(40, 20, 0),
+                                    random_seed=1, syn_metric="CC", syn_sampling=2, outprefix=f"{tmp}/strip_")
+            warped = ants.apply_transforms(fixed, ants.image_read(str(atlas_mask_path)), reg["fwdtransforms"],
+                                           interpolator="linear")
         mask = clean_mask(warped.numpy())
     else:
         mask = clean_mask((vol.data > np.percentile(vol.data, 1)).astype(np.float32))
