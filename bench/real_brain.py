@@ -79,6 +79,19 @@ def dice_per_structure(per_label: pd.DataFrame, labels: np.ndarray) -> list[dict
             for label, row in dice.iterrows()]
 
 
+def method_arguments(p: argparse.ArgumentParser, methods: list[str], refine_steps: int,
+                     field_subdivision: int | str = "auto") -> None:
+    """``--methods`` (default ``methods``) and what :func:`learned_methods` and SyN read: ``--steps``, the
+    ``--refine-*`` options (``--refine-steps`` defaulting to ``refine_steps``), ``--field-subdivision``,
+    ``--syn-preset``, ``--device``."""
+    p.add_argument("--methods", nargs="+", default=methods)
+    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
+    refine_arguments(p, steps=refine_steps)  # dccnn_lstm+refine
+    field_subdivision_argument(p, default=field_subdivision)
+    p.add_argument("--syn-preset", default="full")
+    p.add_argument("--device", default="auto")
+
+
 def learned_methods(a: argparse.Namespace, cfg: dict, train_set: list[Sample], device, spacing: float,
                     val_every: int = 0, **train_options) -> dict:
     """Each learned method of ``a.methods`` (with ``+refine``: also refined by ``a``'s ``--refine-*``) trained, or
@@ -106,17 +119,12 @@ def main() -> None:
     p.add_argument("--data", default=str(DATA))
     p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
                    help="workflow config files, merged in order (default: the demo's settings)")
-    p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
+    method_arguments(p, ["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"], 20, field_subdivision=1)
     p.add_argument("--spacing", type=float, default=3.0, help="mm; the scan is 1 mm")
     p.add_argument("--train-pairs", type=int, default=8)
     p.add_argument("--test-pairs", type=int, default=4)
-    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    refine_arguments(p, steps=20)  # dccnn_lstm+refine
-    field_subdivision_argument(p, default=1)
-    p.add_argument("--syn-preset", default="full")
     p.add_argument("--amplitude-mm", type=float, default=15.0, help="velocity bound; mean displacement is about a fifth")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int)
     p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "real_brain"))
     p.add_argument("--out", required=True)

@@ -38,11 +38,10 @@ from dccnnreg.device import pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity
-from dccnnreg.cli import field_subdivision_argument, refine_arguments
 from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
 from dccnnreg.syn import register_syn
 from dccnnreg.world import to_ants
-from real_brain import learned_methods
+from real_brain import learned_methods, method_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -133,12 +132,7 @@ def prepared_study(a: argparse.Namespace) -> dict[str, dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     study_arguments(p)
-    p.add_argument("--methods", nargs="+", default=["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"])
-    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    refine_arguments(p, steps=20)  # dccnn_lstm+refine
-    field_subdivision_argument(p, default=1)
-    p.add_argument("--syn-preset", default="full")
-    p.add_argument("--device", default="auto")
+    method_arguments(p, ["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"], 20, field_subdivision=1)
     a = p.parse_args()
     files, work = prepared_study(a), Path(a.workdir)
     sample = lambda s: load_sample(s, files[s]["brain"], files[s]["labels"])

@@ -25,7 +25,6 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import torch
-from dccnnreg.cli import field_subdivision_argument, refine_arguments
 from dccnnreg.config import load_config
 from dccnnreg.data import Sample
 from dccnnreg.device import pick_device
@@ -34,7 +33,7 @@ from dccnnreg.known_warps import resample_scan
 from dccnnreg.labels import SEG35_TO_ASEG, aseg_from_seg35
 from dccnnreg.preprocess import normalize_intensity
 from dccnnreg.syn import register_syn
-from real_brain import learned_methods
+from real_brain import learned_methods, method_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -70,14 +69,9 @@ def main() -> None:
     p.add_argument("--data", default=str(SHARED))
     p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
                    help="workflow config files, merged in order (default: the demo's settings)")
-    p.add_argument("--methods", nargs="+", default=["affine", "syn", "dccnn_lstm", "dccnn_lstm+refine"])
+    method_arguments(p, ["affine", "syn", "dccnn_lstm", "dccnn_lstm+refine"], 16)
     p.add_argument("--spacing", type=float, default=3.0, help="mm; the brains are 1 mm")
-    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    refine_arguments(p, steps=16)
-    field_subdivision_argument(p)
-    p.add_argument("--syn-preset", default="full")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int)
     p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "real_pair"))
     p.add_argument("--out", required=True)
