@@ -81,12 +81,14 @@ def scores(forward: np.ndarray, warped_labels: np.ndarray, true_forward: np.ndar
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", type=int, default=4)
+    p.add_argument("--train-pairs", type=int, default=8, help="the workdir's bench/real_brain.py --train-pairs (which "
+                   "test copies it drew)")
     p.add_argument("--no-syn", action="store_true")
     p.add_argument("--random-draws", type=int, default=8, help="random error fields per pair (0: none)")
     p.add_argument("--random-epe-mm", type=float, default=0.55, help="their mean length in the brain")
     a, model, refinement = network_and_refinement(p)
     rows, rng = [], np.random.default_rng(0)
-    for pair, (moving, fixed, mask, scored, true_forward) in enumerate(known_warp_pairs()[:a.pairs]):
+    for pair, (moving, fixed, mask, scored, true_forward) in enumerate(known_warp_pairs(a.train_pairs)[:a.pairs]):
         methods = {"dccnn_lstm": lambda: register_pair(model, moving, fixed, CPU),
                    "dccnn_lstm+refine": lambda: register_pair(model, moving, fixed, CPU, refinement=refinement)}
         if not a.no_syn:

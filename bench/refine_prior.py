@@ -56,9 +56,10 @@ def with_bending(weight: float):
     return objective if weight else SHIPPED
 
 
-def known_warp_pairs() -> list[tuple]:
-    """``bench/real_brain.py``'s test pairs: (moving, fixed, brain mask, scored labels, true forward field)."""
-    scan, eval_labels, _, test = known_warp_study(DATA, 3.0, 8, 4, 15.0, 0)
+def known_warp_pairs(train_pairs: int = 8) -> list[tuple]:
+    """``bench/real_brain.py``'s test pairs (after ``train_pairs`` training copies were drawn, its ``--train-pairs``):
+    (moving, fixed, brain mask, scored labels, true forward field)."""
+    scan, eval_labels, _, test = known_warp_study(DATA, 3.0, train_pairs, 4, 15.0, 0)
     return [(pair.moving, scan, scan.labels > 0, eval_labels, pair.true_forward) for pair in test]
 
 
