@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.data import image_tensor
+from dccnnreg.device import describe
 from dccnnreg.model import HALF_MAPS, polish_inverses
 from dccnnreg.nifti import load_volume
 from dccnnreg.refine import refine
@@ -75,7 +75,7 @@ def main() -> None:
     summary = {name: {k: {"mean": float(np.mean([r[k] for r in rows if r["maps"] == name])),
                           "max": float(np.max([r[k] for r in rows if r["maps"] == name]))}
                       for k in ("ic_mm_network_grid", "ic_mm_twice_finer")} for name in ("network", "refined")}
-    result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
+    result = {"device": describe(torch.device("cpu")),
               "settings": {k: v for k, v in vars(a).items() if k not in ("workdir", "out")},
               "summary": summary, "pairs": rows}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
 import torch
 from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.data import image_tensor
+from dccnnreg.device import describe
 from dccnnreg.known_warps import endpoint_error_mm
 from dccnnreg.losses import diffusion, local_ncc, mse
 from dccnnreg.register import register_pair
@@ -70,7 +70,7 @@ def network_and_refinement(p: argparse.ArgumentParser) -> tuple[argparse.Namespa
 
 def write_result(a: argparse.Namespace, summary: list[dict], rows: list[dict]) -> None:
     """The JSON at ``a.out``: device, settings (``a`` but ``out``), ``summary`` and the per-pair ``rows``."""
-    result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
+    result = {"device": describe(torch.device("cpu")),
               "settings": {k: v for k, v in vars(a).items() if k != "out"}, "summary": summary, "pairs": rows}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2))

@@ -19,7 +19,6 @@ import argparse
 import copy
 import itertools
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import torch
 from dccnnreg import checkpoint, networks
 from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import load_sample
+from dccnnreg.device import describe
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.register import register_pair
 from dccnnreg.train import TrainConfig, train
@@ -98,7 +98,7 @@ def main() -> None:
         print(f"{name:14s} test Dice {results[name]['test_dice']:.4f}  val Dice "
               + " ".join(f"{c['step']}:{c['val_dice']:.3f}" for c in results[name]["curve"]), flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
+        out.write_text(json.dumps({"device": describe(torch.device("cpu")),
                                    "settings": {k: v for k, v in vars(a).items() if k not in ("data", "workdir", "out")},
                                    "variants": results}, indent=2))
 

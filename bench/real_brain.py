@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import torch
 from dccnnreg import checkpoint, networks
 from dccnnreg.config import field_subdivision, load_config, method_settings
 from dccnnreg.data import Sample
-from dccnnreg.device import pick_device
+from dccnnreg.device import describe, pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import KnownPair, endpoint_error_mm, make_known_pairs, resample_scan
 from dccnnreg.preprocess import normalize_intensity
@@ -160,8 +159,7 @@ def main() -> None:
     table = df.groupby("method", sort=False).mean(numeric_only=True).drop(columns="pair")
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
     result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()}), "
-                  f"{torch.get_num_threads()} threads",
+        "device": describe(device),
         "settings": {k: v for k, v in vars(a).items() if k not in ("data", "workdir", "out")},
         "grid": list(scan.image.shape),
         "summary": table.reset_index().to_dict("records"),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 from pathlib import Path
 
 import ants
@@ -34,7 +33,7 @@ import torch
 from dccnnreg import checkpoint, networks
 from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import load_sample
-from dccnnreg.device import pick_device
+from dccnnreg.device import describe, pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.nifti import load_volume, save_volume
 from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, normalize_intensity
@@ -169,8 +168,7 @@ def main() -> None:
         seconds=("seconds", "mean"), refine_seconds=("refine_seconds", "mean"), total_seconds=("total_seconds", "mean"))
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
     result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()}), "
-                  f"{torch.get_num_threads()} threads",
+        "device": describe(device),
         "settings": {k: v for k, v in vars(a).items() if k not in ("data", "workdir", "out")},
         "model": {m: method_settings(m, cfg) for m in curves},
         "grid": list(atlas.image.shape),

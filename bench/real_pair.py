@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import nibabel as nib
@@ -27,7 +26,7 @@ import pandas as pd
 import torch
 from dccnnreg.config import load_config
 from dccnnreg.data import Sample
-from dccnnreg.device import pick_device
+from dccnnreg.device import describe, pick_device
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import resample_scan
 from dccnnreg.labels import SEG35_TO_ASEG, aseg_from_seg35
@@ -99,8 +98,7 @@ def main() -> None:
     table = df.groupby("method", sort=False).mean(numeric_only=True)
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
     result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()}), "
-                  f"{torch.get_num_threads()} threads",
+        "device": describe(device),
         "settings": {k: v for k, v in vars(a).items() if k not in ("data", "workdir", "out")},
         "grid": list(subjects["real"].image.shape),
         "summary": table.reset_index().to_dict("records"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 from dccnnreg import refine as refinement_module
 from dccnnreg.cli import refine_arguments, refine_config
 from dccnnreg.data import load_sample
+from dccnnreg.device import describe
 from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.known_warps import endpoint_error_mm
 from dccnnreg.losses import middle_loss
@@ -111,7 +111,7 @@ def main() -> None:
             rows.append({"study": study, "bending": weight, **summary(scored(model, pairs, (config, weights)))})
             print(json.dumps(rows[-1]), flush=True)
     refinement_module.objective = SHIPPED
-    result = {"device": f"cpu ({platform.machine()}), {torch.get_num_threads()} threads",
+    result = {"device": describe(torch.device("cpu")),
               "settings": {k: v for k, v in vars(a).items() if k != "out"}, "summary": rows}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2))

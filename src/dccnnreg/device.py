@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import torch
 
 
@@ -13,6 +15,13 @@ def pick_device(preference: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {preference!r} requested but CUDA is not available")
     return dev
+
+
+def describe(device: torch.device) -> str:
+    """What a benchmark ran on, for its results: the GPU's name, or ``cpu (<machine>), <torch threads> threads``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine()}), {torch.get_num_threads()} threads"
 
 
 def autocast(device: torch.device, precision: str):
