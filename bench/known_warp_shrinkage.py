@@ -65,7 +65,8 @@ def scores(forward: np.ndarray, warped_labels: np.ndarray, true_forward: np.ndar
     est, true = (np.moveaxis(f, 0, -1)[mask] @ affine[:3, :3].T for f in (u, true_forward))
     size = {k: int((labels == k).sum()) for k in scored}
     small = [k for k in scored if 0 < size[k] < SMALL_VOXELS]
-    structures, edge = np.isin(labels, scored), boundaries(np.where(np.isin(labels, scored), labels, 0))
+    structures = np.isin(labels, scored)
+    edge = boundaries(np.where(structures, labels, 0))
     near_small = ndimage.binary_dilation(np.isin(labels, small)) & mask
     dice = {k: 2 * ((labels == k) & (warped_labels == k)).sum() / (size[k] + (warped_labels == k).sum())
             for k in scored if size[k]}
