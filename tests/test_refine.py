@@ -11,7 +11,7 @@ from dccnnreg.data import Sample
 from dccnnreg.losses import LossWeights, middle_loss
 from dccnnreg.metrics import dice_per_label
 from dccnnreg.model import DCCNNLSTMReg, ModelConfig
-from dccnnreg.refine import RefineConfig, objective_weights, refine
+from dccnnreg.refine import RefineConfig, objective_weights, refine, squarings
 from dccnnreg.register import register_pair
 from dccnnreg.register_jobs import register_network_job
 from dccnnreg.synth import phantom
@@ -120,11 +120,13 @@ def test_inverse_consistency_term_makes_the_exported_maps_agree(rng):
     assert min(plain) > 0.01 and max(consistent) < 0.5 * min(plain)
 
 
-@pytest.mark.parametrize("steps,lr", [(20, 0.05), (15, 0.3), (10, 0.5), (40, 0.05), (3, 0.01)])
-def test_exp_w_is_squared_until_each_piece_is_within_a_quarter_voxel(steps, lr):
-    n, bound = RefineConfig(steps=steps, lr=lr).squarings(), steps * lr  # |w| <= lr per Adam step
-    assert bound / 2**n <= 0.25 and (n == 0 or bound / 2 ** (n - 1) > 0.25)
-    assert RefineConfig(steps=steps, lr=lr, int_steps=1).squarings() == 1
+@pytest.mark.parametrize("longest,expected", [(0.0, 0), (0.5, 0), (0.51, 1), (1.0, 1), (1.5, 2), (4.1, 4)])
+def test_exp_w_is_squared_until_its_longest_piece_is_within_half_a_voxel(longest, expected):
+    w = torch.zeros(1, 3, 4, 5, 6)
+    w[0, :, 1, 2, 3] = torch.tensor([0.6, 0.0, -0.8]) * longest  # the longest vector, length `longest`
+    w[0, 0, 2, 2, 2] = 0.9 * longest  # a shorter one along an axis
+    assert squarings(w) == squarings(-w) == expected
+    assert squarings(w, int_steps=1) == 1
 
 
 def test_refinement_lowers_its_objective_from_the_networks_answer():

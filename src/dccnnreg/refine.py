@@ -42,6 +42,10 @@ from .transforms import compose, gaussian_smooth, integrate_velocity, jacobian_d
 
 Tensor = torch.Tensor
 UNFOLD_SHRINK, UNFOLD_TRIES = 0.75, 10  # w's backtracking against folds: 10 shrinks by 3/4 (down to 1/18)
+# exp(w)'s longest piece, voxels (:func:`squarings`). Against a count fixed from Adam's bound (|w| <= lr x steps,
+# pieces within a quarter voxel, as ITK's exponential): 24 steps of the detail prior, 3 mm, 8 known-warp and 6
+# inter-subject pairs: the same Dice (+-0.0004), EPE (+-0.002 mm) and inverse consistency; the loop takes 0.77x the time.
+PIECE_VOXELS = 0.5
 log = logging.getLogger(__name__)
 
 
@@ -69,16 +73,7 @@ class RefineConfig:
     inverse: float = 0.0
     smooth_factor: float = 4.0
     detail_sigma: float = 0.0
-    int_steps: int | None = None  # squarings of exp(w); None: :meth:`squarings` picks them
-
-    def squarings(self) -> int:
-        """Scaling-and-squaring steps of ``exp(w)``: ``int_steps``, or as few as keep each of its ``2**n`` pieces
-        within a quarter voxel. Adam moves each value of ``w`` by about ``lr`` per step at most, so ``|w|`` stays
-        within ``lr x steps`` voxels (defaults: 1 voxel, 2 squarings; 3 gave the same Dice to 0.001 on real
-        anatomy in 25 % more time)."""
-        if self.int_steps is not None:
-            return self.int_steps
-        return max(0, math.ceil(math.log2(4 * self.lr * self.steps))) if self.steps else 0
+    int_steps: int | None = None  # squarings of exp(w); None: :func:`squarings` picks them from w
 
     def __post_init__(self):
         if (self.steps < 0 or self.lr <= 0 or self.scale < 1 or self.sigma < 0 or self.inverse < 0
@@ -104,11 +99,22 @@ def objective_weights(weights: LossWeights, config: RefineConfig) -> LossWeights
     return replace(weights, smooth=weights.smooth * config.smooth_factor)
 
 
+def squarings(w: Tensor, int_steps: int | None = None) -> int:
+    """Scaling-and-squaring steps for ``exp(w)`` (``w`` ``(B, 3, d, h, w)``, voxels): ``int_steps``, or as few as keep
+    each of its ``2**n`` pieces within :data:`PIECE_VOXELS` where ``w`` is longest, so that the count follows ``w`` as
+    it grows from zero (refinement's first steps integrate nothing). The same for ``w`` and ``-w``: exchanging moving
+    and fixed keeps it."""
+    if int_steps is not None:
+        return int_steps
+    longest = float(w.detach().norm(dim=1).max()) if w.numel() else 0.0
+    return math.ceil(math.log2(longest / PIECE_VOXELS)) if longest > PIECE_VOXELS else 0
+
+
 def increments(w: Tensor, config: RefineConfig, shape) -> Tensor:
     """``exp(w)`` then ``exp(-w)`` (``(2B, 3, *shape)``) of ``w`` smoothed by a Gaussian of ``config.sigma``
-    voxels: integrated on the grid of ``w``, resampled to ``shape``."""
+    voxels: integrated on the grid of ``w`` (:func:`squarings`), resampled to ``shape``."""
     w = gaussian_smooth(w, config.sigma)
-    return resize_field(integrate_velocity(torch.cat([w, -w]), config.squarings()), shape)
+    return resize_field(integrate_velocity(torch.cat([w, -w]), squarings(w, config.int_steps)), shape)
 
 
 def moved_paths(half: dict[str, Tensor], inc: Tensor, inverses: bool = True) -> dict[str, Tensor]:
