@@ -78,6 +78,26 @@ def dice_per_structure(per_label: pd.DataFrame, labels: np.ndarray) -> list[dict
             for label, row in dice.iterrows()]
 
 
+def run_arguments(p: argparse.ArgumentParser, data: Path, workdir: str) -> None:
+    """The options of every real-data benchmark: ``--data`` (default ``data``), ``--config`` (default: the demo's
+    settings), ``--seed``, ``--threads``, ``--workdir`` (default ``bench/work/<workdir>``) and ``--out``."""
+    p.add_argument("--data", default=str(data))
+    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
+                   help="workflow config files, merged in order (default: the demo's settings)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / workdir))
+    p.add_argument("--out", required=True)
+
+
+def parsed(p: argparse.ArgumentParser) -> argparse.Namespace:
+    """``p``'s arguments, torch's threads set to ``--threads`` where it is given."""
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    return a
+
+
 def method_arguments(p: argparse.ArgumentParser, methods: list[str], refine_steps: int,
                      field_subdivision: int | str = "auto") -> None:
     """``--methods`` (default ``methods``) and what :func:`learned_methods` and SyN read: ``--steps``, the
@@ -115,21 +135,13 @@ def learned_methods(a: argparse.Namespace, cfg: dict, train_set: list[Sample], d
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(DATA))
-    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
-                   help="workflow config files, merged in order (default: the demo's settings)")
+    run_arguments(p, DATA, "real_brain")
     method_arguments(p, ["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"], 20, field_subdivision=1)
     p.add_argument("--spacing", type=float, default=3.0, help="mm; the scan is 1 mm")
     p.add_argument("--train-pairs", type=int, default=8)
     p.add_argument("--test-pairs", type=int, default=4)
     p.add_argument("--amplitude-mm", type=float, default=15.0, help="velocity bound; mean displacement is about a fifth")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "real_brain"))
-    p.add_argument("--out", required=True)
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    a = parsed(p)
     scan, eval_labels, train_pairs, test_pairs = known_warp_study(Path(a.data), a.spacing, a.train_pairs, a.test_pairs,
                                                                   a.amplitude_mm, a.seed)
     affine = scan.affine

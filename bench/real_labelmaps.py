@@ -40,7 +40,7 @@ from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, n
 from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
 from dccnnreg.syn import register_syn
 from dccnnreg.world import to_ants
-from real_brain import learned_methods, method_arguments
+from real_brain import learned_methods, method_arguments, run_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -102,9 +102,7 @@ def learning_curve(metrics_tsv: Path) -> list[dict]:
 
 def study_arguments(p: argparse.ArgumentParser) -> None:
     """The data, split, grid and run options shared with ``bench/learning_curves.py``."""
-    p.add_argument("--data", default=str(DATA))
-    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
-                   help="workflow config files, merged in order (default: the demo's network settings)")
+    run_arguments(p, DATA, "real_labelmaps")
     p.add_argument("--atlas", default="subject01")
     p.add_argument("--train", nargs="+", default=[f"subject{k:02d}" for k in range(2, 6)])
     p.add_argument("--val", nargs="+", default=["subject06"])
@@ -112,10 +110,6 @@ def study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shape", nargs=3, type=int, default=[56, 64, 64], help="network grid (template's L, I, A axes)")
     p.add_argument("--spacing", type=float, default=3.0)
     p.add_argument("--val-every", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "real_labelmaps"))
-    p.add_argument("--out", required=True)
 
 
 def prepared_study(a: argparse.Namespace) -> dict[str, dict]:

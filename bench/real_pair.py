@@ -23,7 +23,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
-import torch
 from dccnnreg.config import load_config
 from dccnnreg.data import Sample
 from dccnnreg.device import describe, pick_device
@@ -32,7 +31,7 @@ from dccnnreg.known_warps import resample_scan
 from dccnnreg.labels import SEG35_TO_ASEG, aseg_from_seg35
 from dccnnreg.preprocess import normalize_intensity
 from dccnnreg.syn import register_syn
-from real_brain import learned_methods, method_arguments
+from real_brain import learned_methods, method_arguments, parsed, run_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -65,18 +64,10 @@ def real_subjects(data: Path, spacing: float) -> tuple[dict[str, Sample], list[i
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(SHARED))
-    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "demo.yaml")],
-                   help="workflow config files, merged in order (default: the demo's settings)")
+    run_arguments(p, SHARED, "real_pair")
     method_arguments(p, ["affine", "syn", "dccnn_lstm", "dccnn_lstm+refine"], 16)
     p.add_argument("--spacing", type=float, default=3.0, help="mm; the brains are 1 mm")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "real_pair"))
-    p.add_argument("--out", required=True)
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    a = parsed(p)
     subjects, scored = real_subjects(Path(a.data), a.spacing)
     cfg, device = load_config(*a.config), pick_device(a.device)
 
