@@ -120,7 +120,7 @@ def test_inverse_consistency_term_makes_the_exported_maps_agree(rng):
     assert min(plain) > 0.01 and max(consistent) < 0.5 * min(plain)
 
 
-@pytest.mark.parametrize("longest,expected", [(0.0, 0), (0.5, 0), (0.51, 1), (1.0, 1), (1.5, 2), (4.1, 4)])
+@pytest.mark.parametrize("longest,expected", [(0.0, 0), (0.45, 0), (0.55, 1), (0.95, 1), (1.05, 2), (4.1, 4)])
 def test_exp_w_is_squared_until_its_longest_piece_is_within_half_a_voxel(longest, expected):
     w = torch.zeros(1, 3, 4, 5, 6)
     w[0, :, 1, 2, 3] = torch.tensor([0.6, 0.0, -0.8]) * longest  # the longest vector, length `longest`
