@@ -28,6 +28,7 @@ from dccnnreg.nifti import load_volume
 from dccnnreg.refine import refine
 from dccnnreg.metrics import inverse_consistency_mm
 from dccnnreg.transforms import resize_field
+from real_brain import parsed
 from real_labelmaps import TEST, trained_network
 
 
@@ -45,9 +46,7 @@ def main() -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
     refine_arguments(p, steps=20)
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    a = parsed(p)
     work = Path(a.workdir)
     (model, weights), config = trained_network(work), refine_config(a)
     grid = lambda s, kind: load_volume(work / "grid" / f"{s}_{kind}.nii.gz", labels=kind == "mask")

@@ -31,7 +31,7 @@ from dccnnreg.losses import diffusion, local_ncc, mse
 from dccnnreg.register import register_pair
 from dccnnreg.syn import register_syn
 from dccnnreg.transforms import warp
-from real_brain import grid_inverse
+from real_brain import grid_inverse, parsed
 from refine_prior import known_warp_pairs
 from real_labelmaps import trained_network
 
@@ -61,9 +61,7 @@ def network_and_refinement(p: argparse.ArgumentParser) -> tuple[argparse.Namespa
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
     refine_arguments(p, steps=16)
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    a = parsed(p)
     model, weights = trained_network(Path(a.workdir))
     return a, model, (refine_config(a), weights)
 

@@ -32,6 +32,7 @@ from dccnnreg.evaluate import evaluate_pair
 from dccnnreg.register import register_pair
 from dccnnreg.train import TrainConfig, train
 from dccnnreg.synth import BRAIN_STRUCTURES
+from real_brain import parsed
 from real_labelmaps import learning_curve, prepared_study, study_arguments
 
 
@@ -68,7 +69,7 @@ def main() -> None:
     study_arguments(p)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--steps", type=int, default=300)
-    a = p.parse_args()
+    a = parsed(p)
     files, work = prepared_study(a), Path(a.workdir)
     sample = lambda s: load_sample(s, files[s]["brain"], files[s]["labels"])
     atlas, device = sample("atlas"), torch.device("cpu")

@@ -29,7 +29,6 @@ import ants
 import nibabel as nib
 import numpy as np
 import pandas as pd
-import torch
 from dccnnreg import checkpoint, networks
 from dccnnreg.config import load_config, method_settings
 from dccnnreg.data import load_sample
@@ -40,7 +39,7 @@ from dccnnreg.preprocess import affine_preprocess, labels_to_grid, make_atlas, n
 from dccnnreg.synth import BRAIN_STRUCTURES, CSF, t1_from_labels
 from dccnnreg.syn import register_syn
 from dccnnreg.world import to_ants
-from real_brain import learned_methods, method_arguments, run_arguments
+from real_brain import learned_methods, method_arguments, parsed, run_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "real_labelmaps"
@@ -113,9 +112,8 @@ def study_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def prepared_study(a: argparse.Namespace) -> dict[str, dict]:
-    """Set the threads, check the data and :func:`prepare` the study of the parsed :func:`study_arguments`."""
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    """Check the data and :func:`prepare` the study of the :func:`study_arguments` (parsed by
+    :func:`~real_brain.parsed`)."""
     data = Path(a.data)
     if not (data / f"{a.atlas}_labels.nii.gz").exists():
         raise SystemExit(f"real label maps not found in {data} (see shared/data/real_labelmaps/README.md)")
@@ -126,7 +124,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     study_arguments(p)
     method_arguments(p, ["affine", "syn", "voxelmorph", "dccnn_lstm", "dccnn_lstm+refine"], 20, field_subdivision=1)
-    a = p.parse_args()
+    a = parsed(p)
     files, work = prepared_study(a), Path(a.workdir)
     sample = lambda s: load_sample(s, files[s]["brain"], files[s]["labels"])
     atlas = sample("atlas")

@@ -32,7 +32,7 @@ from dccnnreg.losses import middle_loss
 from dccnnreg.nifti import load_volume
 from dccnnreg.register import register_pair
 from dccnnreg.synth import BRAIN_STRUCTURES
-from real_brain import DATA, known_warp_study
+from real_brain import DATA, known_warp_study, parsed
 from real_labelmaps import TEST, trained_network
 
 SHIPPED = refinement_module.objective
@@ -98,9 +98,7 @@ def main() -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
     refine_arguments(p, steps=20)
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    a = parsed(p)
     config, rows = refine_config(a), []
     inter = Path(a.inter_subject)
     studies = {"known_warps": (*trained_network(Path(a.known_warps)), known_warp_pairs()),

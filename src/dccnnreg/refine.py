@@ -106,7 +106,7 @@ def squarings(w: Tensor, int_steps: int | None = None) -> int:
     and fixed keeps it."""
     if int_steps is not None:
         return int_steps
-    longest = float(w.detach().square().sum(1).max().sqrt()) if w.numel() else 0.0  # 30x faster than norm(dim=1)
+    longest = float(w.detach().square().sum(1).max().sqrt())  # 30x faster than norm(dim=1) on a CPU
     return math.ceil(math.log2(longest / PIECE_VOXELS)) if longest > PIECE_VOXELS else 0
 
 
