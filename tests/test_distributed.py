@@ -1,9 +1,14 @@
 """Data-parallel training: two CPU processes (gloo) make the same model as one process."""
 
+import subprocess
+import sys
+
 import torch
+import yaml
 
 from dccnnreg import checkpoint, distributed
 from dccnnreg.train import TrainConfig, train
+from test_interruption import write_cohort
 from test_train import CPU, TINY, cohort
 
 CONFIG = TrainConfig(precision="fp32", steps=3, lr=1e-3, batch_size=2, val_every=3, checkpoint_every=3)
@@ -28,6 +33,27 @@ def test_two_processes_match_one(tmp_path):
     for a, b in zip(rows[0][1:], rows[1][1:]):
         torch.testing.assert_close(torch.tensor([float(x) for x in a.split("\t")[:3]]),
                                    torch.tensor([float(x) for x in b.split("\t")[:3]]), rtol=1e-4, atol=1e-6)
+
+
+def test_torchrun_trains_the_model_of_one_process(tmp_path):
+    """The README's multi-GPU command, on CPU: both ranks leave together and exit cleanly."""
+    write_cohort(tmp_path)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"dccnn_lstm": {"net": TINY.to_dict()}, "train": {
+        "steps": 3, "lr": 1e-3, "batch_size": 2, "precision": "fp32", "checkpoint_every": 3, "val_every": 3}}))
+    args = ["-m", "dccnnreg.cli", "train", "--threads", "1", "--train-list", str(tmp_path / "train.tsv"),
+            "--val-list", str(tmp_path / "train.tsv"), "--atlas", str(tmp_path / "atlas.nii.gz"),
+            "--config", str(tmp_path / "cfg.yaml"), "--quiet", "--out"]
+    runs = {"one": [sys.executable, *args, str(tmp_path / "one")],
+            "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                    *args, str(tmp_path / "two")]}
+    for name, cmd in runs.items():
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+        assert ("training in 2 processes, 1 pair(s) each" in done.stderr) == (name == "two"), done.stderr[-3000:]
+    one, two = (checkpoint.load(tmp_path / d / "model.pt") for d in runs)
+    assert one["step"] == two["step"] == 3
+    for k, v in one["state_dict"].items():
+        torch.testing.assert_close(two["state_dict"][k], v, rtol=1e-4, atol=1e-6, msg=k)
 
 
 def test_a_batch_must_split_evenly_over_processes():

@@ -63,20 +63,20 @@ def _samples(table_path):
 
 
 def cmd_train(a) -> None:
-    distributed.init_from_env()  # under torchrun: one process per GPU
     cfg = yaml.safe_load(Path(a.config).read_text()) if a.config else {}
     atlas = load_sample("atlas", a.atlas, a.atlas_labels) if a.atlas else None
     settings, schedule = method_settings(a.method, cfg)
-    out = train(
-        _samples(a.train_list),
-        a.out,
-        networks.model_config(a.method, settings),
-        TrainConfig.from_dict(schedule),
-        pick_device(a.device),
-        atlas=atlas,
-        val_set=_samples(a.val_list) if a.val_list else None,
-        progress=not a.quiet,
-    )
+    with distributed.joined():  # under torchrun: one process per GPU
+        out = train(
+            _samples(a.train_list),
+            a.out,
+            networks.model_config(a.method, settings),
+            TrainConfig.from_dict(schedule),
+            pick_device(a.device),
+            atlas=atlas,
+            val_set=_samples(a.val_list) if a.val_list else None,
+            progress=not a.quiet,
+        )
     print(out)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -47,6 +48,24 @@ def init_from_env() -> Group:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
     return current()
+
+
+@contextmanager
+def joined():
+    """Inside the block, this process is in torchrun's group (:func:`init_from_env`). On leaving it
+    normally the ranks wait for each other (rank 0 validates and writes alone, so it finishes last),
+    then the group is destroyed: a rank that left its group to the interpreter's exit, or tore it
+    down while another still used it, can abort in gloo's threads."""
+    fresh = not (dist.is_available() and dist.is_initialized())
+    group = init_from_env()
+    if not (fresh and dist.is_initialized()):
+        yield group
+        return
+    try:
+        yield group
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def local_device(device: torch.device) -> torch.device:
@@ -89,11 +108,8 @@ def _free_port() -> int:
 def _worker(rank: int, world: int, port: int, fn, args) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    init_from_env()
-    try:
+    with joined():
         fn(*args)
-    finally:
-        dist.destroy_process_group()
 
 
 def launch(fn, nprocs: int, *args) -> None:

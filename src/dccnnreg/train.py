@@ -97,6 +97,8 @@ def train(
     if config.batch_size % group.world:
         raise ValueError(f"train.batch_size={config.batch_size} cannot be split over {group.world} processes")
     device = distributed.local_device(device)
+    if group.main and group.world > 1:
+        log.info("training in %d processes, %d pair(s) each per step", group.world, config.batch_size // group.world)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
     if group.main:
