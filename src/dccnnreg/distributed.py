@@ -12,7 +12,7 @@ train ...`` or, from Python, with :func:`launch`.
 from __future__ import annotations
 
 import os
-import socket
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -40,24 +40,26 @@ def current() -> Group:
     return Group()
 
 
-def init_from_env() -> Group:
-    """Join the group described by torchrun's environment (``WORLD_SIZE`` > 1), NCCL on CUDA else gloo."""
+def init_from_env(init_method: str = "env://") -> Group:
+    """Join the group described by torchrun's environment (``WORLD_SIZE`` > 1, ``RANK``, ``LOCAL_RANK``), NCCL on
+    CUDA else gloo; the ranks meet at ``init_method`` (torchrun's ``MASTER_ADDR``/``MASTER_PORT`` by default)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
+        dist.init_process_group(backend, init_method=init_method, rank=int(os.environ["RANK"]),
+                                world_size=int(os.environ["WORLD_SIZE"]))
     return current()
 
 
 @contextmanager
-def joined():
+def joined(init_method: str = "env://"):
     """Inside the block, this process is in torchrun's group (:func:`init_from_env`). On leaving it
     normally the ranks wait for each other (rank 0 validates and writes alone, so it finishes last),
     then the group is destroyed: a rank that left its group to the interpreter's exit, or tore it
     down while another still used it, can abort in gloo's threads."""
-    fresh = not (dist.is_available() and dist.is_initialized())
-    group = init_from_env()
+    fresh = not dist.is_initialized()
+    group = init_from_env(init_method)
     if not (fresh and dist.is_initialized()):
         yield group
         return
@@ -99,23 +101,18 @@ def processes_for(batch_size: int, devices: int) -> int:
     return max(d for d in range(1, max(devices, 1) + 1) if batch_size % d == 0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world: int, port: int, fn, args) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    with joined():
+def _worker(rank: int, world: int, rendezvous: str, fn, args) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
+    with joined(f"file://{rendezvous}"):
         fn(*args)
 
 
 def launch(fn, nprocs: int, *args) -> None:
     """Run ``fn(*args)`` in ``nprocs`` processes forming one group on this machine (``fn`` must be
-    importable, i.e. a module-level function). With ``nprocs == 1`` it simply calls ``fn``."""
+    importable, i.e. a module-level function). With ``nprocs == 1`` it simply calls ``fn``. The processes meet at a
+    file, not a port: jobs that share a node cannot pick the same one."""
     if nprocs == 1:
         fn(*args)
         return
-    mp.spawn(_worker, args=(nprocs, _free_port(), fn, args), nprocs=nprocs, join=True)
+    with tempfile.TemporaryDirectory(prefix="dccnnreg-group-") as tmp:
+        mp.spawn(_worker, args=(nprocs, f"{tmp}/rendezvous", fn, args), nprocs=nprocs, join=True)
