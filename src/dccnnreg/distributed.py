@@ -54,7 +54,8 @@ def init_from_env(init_method: str = "env://") -> Group:
 
 @contextmanager
 def joined(init_method: str = "env://"):
-    """Inside the block, this process is in torchrun's group (:func:`init_from_env`). On leaving it
+    """Inside the block, this process is in the group its environment describes (:func:`init_from_env`; torchrun's,
+    or :func:`launch`'s at a file). On leaving it
     normally the ranks wait for each other (rank 0 validates and writes alone, so it finishes last),
     then the group is destroyed: a rank that left its group to the interpreter's exit, or tore it
     down while another still used it, can abort in gloo's threads."""
