@@ -107,7 +107,8 @@ def test_smooth_factor_weighs_the_smoothness_of_the_training_objective(rng):
 
 def test_inverse_consistency_term_makes_the_exported_maps_agree(rng):
     a = sample("a", smooth_image(rng, (20, 20, 20), 2))
-    b = sample("b", apply_field(a.image, None, smooth_field(rng, (20, 20, 20), 3.0))[0])
+    # a warp both refinements follow without folding: w shrunk against folds (a step of 3/4) would decide instead
+    b = sample("b", apply_field(a.image, None, smooth_field(rng, (20, 20, 20), 2.0))[0])
     model = network(std=5.0)
 
     def disagreement(inverse):  # mean |phi o phi^-1 - id| and |phi^-1 o phi - id|, voxels
