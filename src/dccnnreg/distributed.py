@@ -55,10 +55,9 @@ def init_from_env(init_method: str = "env://") -> Group:
 @contextmanager
 def joined(init_method: str = "env://"):
     """Inside the block, this process is in the group its environment describes (:func:`init_from_env`; torchrun's,
-    or :func:`launch`'s at a file). On leaving it
-    normally the ranks wait for each other (rank 0 validates and writes alone, so it finishes last),
-    then the group is destroyed: a rank that left its group to the interpreter's exit, or tore it
-    down while another still used it, can abort in gloo's threads."""
+    or :func:`launch`'s at a file). On leaving it normally the ranks wait for each other (rank 0 validates and writes
+    alone, so it finishes last), then the group is destroyed: a rank that left its group to the interpreter's exit, or
+    tore it down while another still used it, can abort in gloo's threads."""
     fresh = not dist.is_initialized()
     group = init_from_env(init_method)
     if not (fresh and dist.is_initialized()):
